@@ -1,0 +1,2 @@
+// Replaced by the PostgreSQL test harness (see test/support/postgres.ts).
+export default function setup(): void {}
