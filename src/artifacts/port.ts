@@ -26,13 +26,27 @@ export interface PutOptions {
 
 export interface ArtifactStore {
   readonly name: string;
-  /** Stream content in; it becomes visible only once fully written and verified (atomic). */
+  /**
+   * Stream content in; it becomes visible only once fully written and verified (atomic).
+   * Putting content that is already stored is fine and yields the same digest (dedupe).
+   * Errors: PayloadTooLargeError (over `maxBytes`, detected while streaming),
+   * InvalidInputError (digest mismatch, bad options, non-byte chunks). On any error
+   * nothing new is stored. Errors of the source stream are passed through.
+   */
   put(content: Readable | AsyncIterable<Uint8Array> | Uint8Array, options?: PutOptions): Promise<BlobInfo>;
-  /** Stream content out; NotFoundError when absent. Supports a byte range for resumable downloads. */
+  /**
+   * Stream content out; NotFoundError when absent. Supports a byte range for resumable
+   * downloads: `start` and `end` are byte offsets, `end` INCLUSIVE (like HTTP Range and S3),
+   * defaulting to the last byte. Valid: 0 <= start <= size, start <= end < size;
+   * `start === size` without `end` gives an empty stream. Anything else: InvalidInputError.
+   * All methods taking a digest reject a malformed one with InvalidInputError.
+   */
   get(digest: Digest, range?: { start: number; end?: number }): Promise<Readable>;
+  /** undefined when absent. */
   stat(digest: Digest): Promise<BlobInfo | undefined>;
+  /** Idempotent: deleting an absent blob is not an error. */
   delete(digest: Digest): Promise<void>;
-  /** For health checks. */
+  /** For health checks; rejects (UnavailableError) when the backend is not usable. */
   ping(): Promise<void>;
 }
 

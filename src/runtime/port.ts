@@ -19,6 +19,16 @@ export function isTerminal(phase: WorkloadPhase): boolean {
   return terminalPhases.has(phase);
 }
 
+/**
+ * Allowed phase transitions: Pending → Running | Failed (could not start) | Cancelled | Lost;
+ * Running → any terminal phase; terminal phases are final.
+ */
+export function canTransition(from: WorkloadPhase, to: WorkloadPhase): boolean {
+  if (isTerminal(from)) return false;
+  if (from === "Pending") return to === "Running" || to === "Failed" || to === "Cancelled" || to === "Lost";
+  return isTerminal(to);
+}
+
 /** Why a workload ended the way it did; `undefined` while it has not ended. */
 export type TerminationReason =
   | "Completed"
@@ -78,7 +88,7 @@ export interface WorkloadStatus {
   readonly startedAt?: string;
   readonly finishedAt?: string;
   readonly labels: Readonly<Record<string, string>>;
-  /** Where the adapter keeps the logs (local: a file path; k8s: pod/container). Informational. */
+  /** Where the adapter keeps the logs (local: the workload directory holding stdout.log and stderr.log; k8s: pod/container). Informational. */
   readonly logRef?: string;
 }
 

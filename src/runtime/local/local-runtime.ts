@@ -1,0 +1,839 @@
+/**
+ * Local-process adapter of the workload runtime port: each workload is a host process tree,
+ * supervised by a tiny Node wrapper (wrapper.mjs) so that its exit status is recorded even when
+ * the Forja server is not running. See src/runtime/README.md for the on-disk layout, the
+ * environment a workload gets and which resource limits are enforced.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
+import { EventEmitter } from "node:events";
+import * as fs from "node:fs";
+import { open, readdir, rm } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { ConflictError, InvalidInputError, NotFoundError, UnavailableError, errorMessage } from "../../platform/errors.ts";
+import {
+  canTransition,
+  isTerminal,
+  type LogChunk,
+  type LogOptions,
+  type TerminationReason,
+  type WorkloadPhase,
+  type WorkloadRuntime,
+  type WorkloadSpec,
+  type WorkloadStatus,
+} from "../port.ts";
+import {
+  cgroupPids,
+  createWorkloadCgroups,
+  detectCgroups,
+  oomKillCount,
+  removeWorkloadCgroups,
+  type CgroupSupport,
+  type WorkloadCgroups,
+} from "./cgroups.ts";
+import { identify, processState, signalGroup, signalPids, type ProcessIdentity } from "./proc.ts";
+import { isValidWorkloadId, validateGracePeriod, validateWorkloadSpec } from "./validate.ts";
+
+export interface LocalRuntimeLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/**
+ * How resource limits are enforced. `auto`: cgroups when writable, else prlimit (memory only),
+ * else nothing (with a warning). `prlimit`: never use cgroups. `none`: enforce nothing.
+ */
+export type LimitEnforcement = "auto" | "prlimit" | "none";
+
+export interface LocalProcessRuntimeOptions {
+  /** Directory holding one sub-directory per workload, e.g. `<dataDir>/workloads`. */
+  readonly rootDir: string;
+  /** At most this many workloads Running at once; the rest wait Pending in FIFO order. Default: unlimited. */
+  readonly maxConcurrent?: number;
+  /** Grace period between SIGTERM and SIGKILL when the spec sets none. Default 10. */
+  readonly defaultGracePeriodSeconds?: number;
+  readonly logger?: LocalRuntimeLogger;
+  /** How often recovered (not spawned-by-us) workloads are checked, and followed logs are read. Default 200. */
+  readonly pollIntervalMs?: number;
+  /** Default "auto". */
+  readonly limitEnforcement?: LimitEnforcement;
+  /** PATH for workloads whose env sets none. Default: the directory of this Node binary + the standard system dirs. */
+  readonly defaultPath?: string;
+  /** prlimit(1) binary used for the memory fallback. Default: /usr/bin/prlimit or /bin/prlimit when present. */
+  readonly prlimitPath?: string;
+}
+
+/** What this runtime can enforce on this host (see README). */
+export interface LimitSupport {
+  readonly memory: "cgroup-v1" | "cgroup-v2" | "prlimit" | "none";
+  readonly cpu: "cgroup-v1" | "cgroup-v2" | "none";
+}
+
+const STATE_FILE = "state.json";
+const EXIT_FILE = "exit.json";
+const STDOUT_FILE = "stdout.log";
+const STDERR_FILE = "stderr.log";
+const WORK_DIR = "work";
+const TMP_DIR = "tmp";
+const SYSTEM_PATH = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
+const WRAPPER = fileURLToPath(new URL("./wrapper.mjs", import.meta.url));
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const READ_CHUNK = 64 * 1024;
+/** Joins the workload's cgroups, then execs the command: `sh -c JOIN forja-join <procs files...> -- <argv...>`. */
+const CGROUP_JOIN_SCRIPT =
+  'while [ "$1" != "--" ]; do echo $$ > "$1" || { echo "forja: cannot join cgroup $1" >&2; exit 125; }; shift; done; shift; exec "$@"';
+
+type PersistedSpec = Omit<WorkloadSpec, "secretEnv"> & { readonly secretEnvKeys?: readonly string[] };
+
+interface StopRequest {
+  readonly reason: "Cancelled" | "Timeout";
+  readonly requestedAt: string;
+  readonly graceSeconds: number;
+}
+
+/** state.json — everything needed to resume tracking after a restart; never secret values. */
+interface StateFile {
+  readonly version: 1;
+  readonly seq: number;
+  readonly spec: PersistedSpec;
+  readonly status: WorkloadStatus;
+  readonly process?: ProcessIdentity;
+  readonly cgroups?: WorkloadCgroups;
+  readonly stop?: StopRequest;
+}
+
+/** exit.json — written by wrapper.mjs. */
+interface ExitRecord {
+  readonly exitCode?: number | null;
+  readonly signal?: string | null;
+  readonly error?: string;
+  readonly finishedAt?: string;
+}
+
+interface Entry {
+  readonly id: string;
+  readonly dir: string;
+  readonly seq: number;
+  readonly spec: PersistedSpec;
+  /** Held in memory only until the process is launched. */
+  secretEnv: Readonly<Record<string, string>> | undefined;
+  status: WorkloadStatus;
+  process?: ProcessIdentity;
+  cgroups?: WorkloadCgroups;
+  stop?: StopRequest;
+  child?: ChildProcess;
+  timeoutTimer?: NodeJS.Timeout;
+  killTimer?: NodeJS.Timeout;
+  killAt?: number;
+  pollTimer?: NodeJS.Timeout;
+  ending: boolean;
+}
+
+interface Outcome {
+  readonly phase: WorkloadPhase;
+  readonly reason: TerminationReason;
+  readonly message?: string;
+  readonly exitCode?: number;
+  readonly signal?: string;
+}
+
+class StartFailure extends Error {}
+
+const noopLogger: LocalRuntimeLogger = { info() {}, warn() {}, error() {} };
+
+function nowIso(): string {
+  return new Date().toISOString();
+}
+
+/** Run `fn` and turn its result or exception into a promise. */
+function settle<T>(fn: () => T): Promise<T> {
+  return new Promise<T>((resolve) => resolve(fn()));
+}
+
+function makeStatus(s: WorkloadStatus): WorkloadStatus {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(s)) if (v !== undefined) out[k] = v;
+  out.labels = Object.freeze({ ...s.labels });
+  return Object.freeze(out) as unknown as WorkloadStatus;
+}
+
+function writeJsonAtomic(file: string, value: unknown): void {
+  const tmp = `${file}.tmp`;
+  fs.writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
+  fs.renameSync(tmp, file);
+}
+
+function readJson<T>(file: string): T | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+function resolveExecutable(command: string, pathVar: string | undefined, cwd: string): string {
+  const isExecutableFile = (p: string): boolean => {
+    try {
+      if (!fs.statSync(p).isFile()) return false;
+      fs.accessSync(p, fs.constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (command.includes("/")) {
+    const p = path.resolve(cwd, command);
+    if (!fs.existsSync(p)) throw new StartFailure(`command not found: ${command}`);
+    if (!isExecutableFile(p)) throw new StartFailure(`command is not an executable file: ${command}`);
+    return p;
+  }
+  for (const d of (pathVar ?? "").split(":")) {
+    if (d === "") continue;
+    const p = path.resolve(cwd, d, command);
+    if (isExecutableFile(p)) return p;
+  }
+  throw new StartFailure(`command not found: ${command}`);
+}
+
+function sanitizeSpec(spec: WorkloadSpec): PersistedSpec {
+  const { secretEnv, ...rest } = spec;
+  const copy = JSON.parse(JSON.stringify(rest)) as PersistedSpec;
+  const keys = Object.keys(secretEnv ?? {});
+  return keys.length > 0 ? { ...copy, secretEnvKeys: keys } : copy;
+}
+
+export class LocalProcessRuntime implements WorkloadRuntime {
+  readonly name = "local";
+  readonly rootDir: string;
+  private readonly maxConcurrent: number;
+  private readonly defaultGraceSeconds: number;
+  private readonly log: LocalRuntimeLogger;
+  private readonly pollMs: number;
+  private readonly enforcement: LimitEnforcement;
+  private readonly defaultPath: string;
+  private readonly prlimitPath: string | undefined;
+  private readonly entries = new Map<string, Entry>();
+  private readonly events = new EventEmitter();
+  private queue: Entry[] = [];
+  private seq = 0;
+  private closed = false;
+  private cgroupSupport: CgroupSupport | undefined;
+
+  constructor(options: LocalProcessRuntimeOptions) {
+    if (typeof options.rootDir !== "string" || options.rootDir === "") throw InvalidInputError.field("rootDir", "is required");
+    const max = options.maxConcurrent ?? Number.POSITIVE_INFINITY;
+    if (!(max >= 1)) throw InvalidInputError.field("maxConcurrent", "must be >= 1");
+    validateGracePeriod(options.defaultGracePeriodSeconds, "defaultGracePeriodSeconds");
+    this.rootDir = path.resolve(options.rootDir);
+    this.maxConcurrent = max;
+    this.defaultGraceSeconds = options.defaultGracePeriodSeconds ?? 10;
+    this.log = options.logger ?? noopLogger;
+    this.pollMs = Math.max(10, options.pollIntervalMs ?? 200);
+    this.enforcement = options.limitEnforcement ?? "auto";
+    this.defaultPath = options.defaultPath ?? [...new Set([path.dirname(process.execPath), ...SYSTEM_PATH])].join(":");
+    this.prlimitPath = options.prlimitPath ?? ["/usr/bin/prlimit", "/bin/prlimit"].find((p) => fs.existsSync(p));
+    this.events.setMaxListeners(0);
+  }
+
+  // ---------------------------------------------------------------- port
+
+  start(spec: WorkloadSpec): Promise<WorkloadStatus> {
+    return settle(() => {
+      this.assertOpen();
+      validateWorkloadSpec(spec);
+      const existing = this.entries.get(spec.id);
+      if (existing) return existing.status;
+      const dir = path.join(this.rootDir, spec.id);
+      if (fs.existsSync(dir)) {
+        throw new ConflictError(`workload ${spec.id} exists on disk but is not tracked by this runtime; call recover() first`);
+      }
+      fs.mkdirSync(path.join(dir, WORK_DIR), { recursive: true });
+      fs.mkdirSync(path.join(dir, TMP_DIR), { recursive: true });
+      fs.writeFileSync(path.join(dir, STDOUT_FILE), "", { flag: "a" });
+      fs.writeFileSync(path.join(dir, STDERR_FILE), "", { flag: "a" });
+      const entry: Entry = {
+        id: spec.id,
+        dir,
+        seq: ++this.seq,
+        spec: sanitizeSpec(spec),
+        secretEnv: spec.secretEnv ? { ...spec.secretEnv } : undefined,
+        status: makeStatus({ id: spec.id, phase: "Pending", createdAt: nowIso(), labels: spec.labels ?? {}, logRef: dir }),
+        ending: false,
+      };
+      this.entries.set(spec.id, entry);
+      this.persist(entry);
+      this.log.info({ workload: spec.id, command: spec.command }, "workload accepted");
+      this.emit(entry);
+      this.queue.push(entry);
+      this.schedule();
+      return entry.status;
+    });
+  }
+
+  get(id: string): Promise<WorkloadStatus | undefined> {
+    return Promise.resolve(this.entries.get(id)?.status);
+  }
+
+  list(labels?: Readonly<Record<string, string>>): Promise<WorkloadStatus[]> {
+    const wanted = Object.entries(labels ?? {});
+    const out = [...this.entries.values()]
+      .filter((e) => wanted.every(([k, v]) => e.status.labels[k] === v))
+      .sort((a, b) => a.seq - b.seq)
+      .map((e) => e.status);
+    return Promise.resolve(out);
+  }
+
+  async *watch(id: string, signal?: AbortSignal): AsyncIterable<WorkloadStatus> {
+    const entry = this.entries.get(id);
+    if (!entry) throw new NotFoundError(`workload ${id} not found`);
+    const pending: WorkloadStatus[] = [];
+    let wake: (() => void) | undefined;
+    const onChange = (s: WorkloadStatus) => {
+      if (s.id !== id) return;
+      pending.push(s);
+      wake?.();
+    };
+    const onWake = () => wake?.();
+    this.events.on("change", onChange);
+    this.events.on("closed", onWake);
+    signal?.addEventListener("abort", onWake);
+    try {
+      let current = entry.status;
+      yield current;
+      while (!isTerminal(current.phase) && !signal?.aborted && !this.closed) {
+        const next = pending.shift();
+        if (next === undefined) {
+          await new Promise<void>((resolve) => (wake = resolve));
+          wake = undefined;
+          continue;
+        }
+        current = next;
+        yield current;
+      }
+    } finally {
+      this.events.off("change", onChange);
+      this.events.off("closed", onWake);
+      signal?.removeEventListener("abort", onWake);
+    }
+  }
+
+  async *logs(id: string, options?: LogOptions, signal?: AbortSignal): AsyncIterable<LogChunk> {
+    const entry = this.entries.get(id);
+    if (!entry) throw new NotFoundError(`workload ${id} not found`);
+    const which = options?.stream ?? "both";
+    const streams: ("stdout" | "stderr")[] = which === "both" ? ["stdout", "stderr"] : [which];
+    const offsets = { stdout: 0, stderr: 0 };
+    for (;;) {
+      // Decide *before* reading whether this is the last pass: bytes written up to the end are then included.
+      const last = !options?.follow || isTerminal(entry.status.phase) || this.closed || signal?.aborted === true;
+      for (const stream of streams) {
+        const file = path.join(entry.dir, stream === "stdout" ? STDOUT_FILE : STDERR_FILE);
+        for await (const data of readFrom(file, offsets[stream])) {
+          offsets[stream] += data.length;
+          yield { stream, data };
+        }
+      }
+      if (last || !this.entries.has(id)) return;
+      await this.waitForChange(id, this.pollMs, signal);
+    }
+  }
+
+  cancel(id: string, options?: { gracePeriodSeconds?: number }): Promise<void> {
+    return settle(() => {
+      this.assertOpen();
+      const entry = this.mustGet(id);
+      validateGracePeriod(options?.gracePeriodSeconds);
+      if (isTerminal(entry.status.phase) || entry.ending) return;
+      if (entry.status.phase === "Pending") {
+        this.queue = this.queue.filter((e) => e !== entry);
+        entry.secretEnv = undefined;
+        this.finish(entry, { phase: "Cancelled", reason: "Cancelled", message: "cancelled before it started" });
+        return;
+      }
+      const grace = options?.gracePeriodSeconds ?? entry.spec.gracePeriodSeconds ?? this.defaultGraceSeconds;
+      this.requestStop(entry, "Cancelled", grace);
+    });
+  }
+
+  async remove(id: string): Promise<void> {
+    this.assertOpen();
+    const entry = this.mustGet(id);
+    if (!isTerminal(entry.status.phase)) {
+      throw new ConflictError(`workload ${id} is ${entry.status.phase}; cancel it and wait for it to end before removing it`);
+    }
+    this.entries.delete(id);
+    if (entry.cgroups) await removeWorkloadCgroups(entry.cgroups, 1);
+    await rm(entry.dir, { recursive: true, force: true });
+  }
+
+  async recover(): Promise<WorkloadStatus[]> {
+    this.assertOpen();
+    let names: string[];
+    try {
+      names = await readdir(this.rootDir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
+      throw e;
+    }
+    const recovered: Entry[] = [];
+    for (const name of names.sort()) {
+      if (!isValidWorkloadId(name) || this.entries.has(name)) continue;
+      const dir = path.join(this.rootDir, name);
+      const state = readJson<StateFile>(path.join(dir, STATE_FILE));
+      if (!state || state.version !== 1 || state.status.id !== name) {
+        if (fs.existsSync(path.join(dir, STATE_FILE))) this.log.warn({ workload: name, dir }, "unreadable state.json; workload skipped");
+        continue;
+      }
+      const entry: Entry = {
+        id: name,
+        dir,
+        seq: state.seq,
+        spec: state.spec,
+        secretEnv: undefined,
+        status: makeStatus(state.status),
+        process: state.process,
+        cgroups: state.cgroups,
+        stop: state.stop,
+        ending: false,
+      };
+      this.entries.set(name, entry);
+      this.seq = Math.max(this.seq, state.seq);
+      recovered.push(entry);
+    }
+    const pending: Entry[] = [];
+    for (const entry of recovered) {
+      switch (entry.status.phase) {
+        case "Pending":
+          if (entry.spec.secretEnvKeys?.length) {
+            this.finish(entry, {
+              phase: "Lost",
+              reason: "Lost",
+              message: "the server restarted before it started, and secretEnv values are never persisted",
+            });
+          } else pending.push(entry);
+          break;
+        case "Running":
+          if (entry.process && processState(entry.process) === "alive") this.resumeTracking(entry);
+          else this.processGone(entry, {});
+          break;
+        case "Succeeded":
+        case "Failed":
+        case "Cancelled":
+        case "Lost":
+          break;
+      }
+    }
+    this.log.info({ recovered: recovered.length, pending: pending.length }, "local runtime recovered workloads");
+    this.queue = [...pending, ...this.queue].sort((a, b) => a.seq - b.seq);
+    this.schedule();
+    return recovered.map((e) => e.status);
+  }
+
+  onChange(listener: (status: WorkloadStatus) => void): () => void {
+    const wrapped = (s: WorkloadStatus) => {
+      try {
+        listener(s);
+      } catch (e) {
+        this.log.error({ err: errorMessage(e) }, "workload change listener failed");
+      }
+    };
+    this.events.on("change", wrapped);
+    return () => {
+      this.events.off("change", wrapped);
+    };
+  }
+
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.closed = true;
+    for (const entry of this.entries.values()) {
+      this.clearTimers(entry);
+      const child = entry.child;
+      if (child) {
+        // Detach without killing: the supervisor keeps running and records the exit for the next recover().
+        child.removeAllListeners("exit");
+        child.removeAllListeners("error");
+        child.on("error", () => {});
+        child.unref();
+        entry.child = undefined;
+      }
+    }
+    this.queue = [];
+    this.events.emit("closed");
+    return Promise.resolve();
+  }
+
+  // ---------------------------------------------------------------- local extras
+
+  /** Which limits this host lets the runtime enforce (detects cgroups on first call). */
+  limitSupport(): LimitSupport {
+    const cg = this.cgroups();
+    const kind = (ref: CgroupSupport["memory"]): "cgroup-v1" | "cgroup-v2" | undefined =>
+      ref ? (ref.version === 1 ? "cgroup-v1" : "cgroup-v2") : undefined;
+    return {
+      memory: kind(cg.memory) ?? (this.enforcement !== "none" && this.prlimitPath ? "prlimit" : "none"),
+      cpu: kind(cg.cpu) ?? "none",
+    };
+  }
+
+  /** The directory of a workload: work/, stdout.log, stderr.log, state.json, exit.json. */
+  workloadDir(id: string): string {
+    if (!isValidWorkloadId(id)) throw InvalidInputError.field("id", "must match [a-z0-9][a-z0-9-]{0,127}");
+    return path.join(this.rootDir, id);
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private assertOpen(): void {
+    if (this.closed) throw new UnavailableError("the local workload runtime is closed");
+  }
+
+  private mustGet(id: string): Entry {
+    const entry = this.entries.get(id);
+    if (!entry) throw new NotFoundError(`workload ${id} not found`);
+    return entry;
+  }
+
+  private cgroups(): CgroupSupport {
+    if (this.enforcement !== "auto") return {};
+    if (!this.cgroupSupport) {
+      const ns = `forja-${createHash("sha256").update(this.rootDir).digest("hex").slice(0, 12)}`;
+      this.cgroupSupport = detectCgroups(ns);
+      this.log.info(
+        { memory: this.cgroupSupport.memory?.dir ?? null, cpu: this.cgroupSupport.cpu?.dir ?? null },
+        "local runtime cgroup support detected",
+      );
+    }
+    return this.cgroupSupport;
+  }
+
+  private persist(entry: Entry): void {
+    if (this.closed) return;
+    const state: StateFile = {
+      version: 1,
+      seq: entry.seq,
+      spec: entry.spec,
+      status: entry.status,
+      process: entry.process,
+      cgroups: entry.cgroups,
+      stop: entry.stop,
+    };
+    try {
+      writeJsonAtomic(path.join(entry.dir, STATE_FILE), state);
+    } catch (e) {
+      this.log.error({ workload: entry.id, err: errorMessage(e) }, "cannot write workload state");
+    }
+  }
+
+  private emit(entry: Entry): void {
+    this.events.emit("change", entry.status);
+  }
+
+  private setStatus(entry: Entry, patch: Partial<WorkloadStatus>): void {
+    const next = makeStatus({ ...entry.status, ...patch });
+    if (next.phase !== entry.status.phase && !canTransition(entry.status.phase, next.phase)) {
+      this.log.error({ workload: entry.id, from: entry.status.phase, to: next.phase }, "illegal workload phase transition ignored");
+      return;
+    }
+    entry.status = next;
+    this.persist(entry);
+    this.emit(entry);
+  }
+
+  private runningCount(): number {
+    let n = 0;
+    for (const e of this.entries.values()) if (e.status.phase === "Running") n++;
+    return n;
+  }
+
+  private schedule(): void {
+    while (!this.closed && this.runningCount() < this.maxConcurrent) {
+      const entry = this.queue.shift();
+      if (!entry) return;
+      if (entry.status.phase === "Pending") this.launch(entry);
+    }
+  }
+
+  private launch(entry: Entry): void {
+    let child: ChildProcess;
+    let cgroups: WorkloadCgroups | undefined;
+    try {
+      const plan = this.plan(entry);
+      cgroups = plan.cgroups;
+      const out = fs.openSync(path.join(entry.dir, STDOUT_FILE), "a");
+      const err = fs.openSync(path.join(entry.dir, STDERR_FILE), "a");
+      try {
+        child = spawn(process.execPath, [WRAPPER, entry.dir], {
+          cwd: entry.dir,
+          detached: true, // setsid(): the supervisor leads a new session and process group
+          env: {}, // nothing of the server's environment reaches the supervisor
+          stdio: ["pipe", out, err],
+        });
+      } finally {
+        fs.closeSync(out);
+        fs.closeSync(err);
+      }
+      child.on("error", () => {}); // spawn failures are handled below / by processGone; never crash the server
+      const pid = child.pid;
+      if (pid === undefined) throw new StartFailure("could not spawn the workload supervisor");
+      child.stdin?.on("error", () => {});
+      child.stdin?.end(JSON.stringify({ argv: plan.argv, cwd: plan.cwd, env: plan.env }));
+      entry.process = identify(pid);
+    } catch (e) {
+      entry.secretEnv = undefined;
+      if (cgroups) void this.dropCgroups(cgroups);
+      const message = e instanceof StartFailure ? e.message : `cannot start: ${errorMessage(e)}`;
+      this.log.warn({ workload: entry.id, reason: message }, "workload could not start");
+      this.finish(entry, { phase: "Failed", reason: "StartError", message });
+      return;
+    }
+    entry.secretEnv = undefined;
+    entry.child = child;
+    entry.cgroups = cgroups;
+    child.once("error", (e) => this.processGone(entry, { spawnError: errorMessage(e) }));
+    child.once("exit", (_code, signal) => this.processGone(entry, { supervisorSignal: signal ?? undefined }));
+    this.log.info({ workload: entry.id, pid: entry.process.pid }, "workload started");
+    this.setStatus(entry, { phase: "Running", startedAt: nowIso() });
+    this.armTimeout(entry);
+  }
+
+  /** Everything the supervisor needs; throws StartFailure for problems that are the spec's fault. */
+  private plan(entry: Entry): { argv: string[]; cwd: string; env: Record<string, string>; cgroups?: WorkloadCgroups } {
+    const spec = entry.spec;
+    const workDir = path.join(entry.dir, WORK_DIR);
+    const cwd = path.resolve(workDir, spec.workingDir ?? ".");
+    let isDir = false;
+    try {
+      isDir = fs.statSync(cwd).isDirectory();
+    } catch {
+      // reported below
+    }
+    if (!isDir) throw new StartFailure(`working directory does not exist: ${cwd}`);
+    const env: Record<string, string> = {
+      PATH: this.defaultPath,
+      HOME: workDir,
+      LANG: "C.UTF-8",
+      TMPDIR: path.join(entry.dir, TMP_DIR),
+      ...spec.env,
+      ...entry.secretEnv,
+    };
+    const [command, ...leading] = spec.command;
+    if (command === undefined) throw new StartFailure("command is empty");
+    const executable = resolveExecutable(command, env.PATH, cwd);
+    for (const volume of spec.volumes ?? []) {
+      if (!path.isAbsolute(volume.source) || !fs.existsSync(volume.source)) {
+        throw new StartFailure(`volume source does not exist on this host: ${volume.source}`);
+      }
+      const link = path.join(workDir, volume.mountPath.replace(/^\/+/, ""));
+      fs.mkdirSync(path.dirname(link), { recursive: true });
+      if (!fs.existsSync(link)) fs.symlinkSync(volume.source, link);
+    }
+    const prefix: string[] = [];
+    const limits = spec.resources?.limits ?? {};
+    let cgroups: WorkloadCgroups | undefined;
+    if (limits.memoryBytes !== undefined || limits.cpu !== undefined) {
+      const created = createWorkloadCgroups(this.cgroups(), entry.id, limits);
+      for (const problem of created.problems) this.log.warn({ workload: entry.id, problem }, "cgroup limit not applied");
+      if (created.procsFiles.length > 0) {
+        cgroups = created.cgroups;
+        prefix.push("/bin/sh", "-c", CGROUP_JOIN_SCRIPT, "forja-join", ...created.procsFiles, "--");
+      }
+      if (limits.memoryBytes !== undefined && !created.cgroups.memory) {
+        if (this.enforcement !== "none" && this.prlimitPath) {
+          prefix.push(this.prlimitPath, `--as=${limits.memoryBytes}`, "--");
+        } else {
+          this.log.warn({ workload: entry.id, memoryBytes: limits.memoryBytes }, "memory limit not enforced on this host");
+        }
+      }
+      if (limits.cpu !== undefined && !created.cgroups.cpu) {
+        this.log.warn({ workload: entry.id, cpu: limits.cpu }, "cpu limit not enforced on this host");
+      }
+    }
+    return { argv: [...prefix, executable, ...leading, ...(spec.args ?? [])], cwd, env, cgroups };
+  }
+
+  private armTimeout(entry: Entry): void {
+    const seconds = entry.spec.timeoutSeconds;
+    const startedAt = entry.status.startedAt;
+    if (seconds === undefined || startedAt === undefined || entry.stop) return;
+    const deadline = Date.parse(startedAt) + seconds * 1000;
+    const fire = () => {
+      entry.timeoutTimer = undefined;
+      if (this.closed || entry.ending || entry.status.phase !== "Running") return;
+      const left = deadline - Date.now();
+      if (left > 0) {
+        entry.timeoutTimer = setTimeout(fire, Math.min(left, MAX_TIMER_MS));
+        return;
+      }
+      this.log.info({ workload: entry.id, timeoutSeconds: seconds }, "workload timed out");
+      this.requestStop(entry, "Timeout", entry.spec.gracePeriodSeconds ?? this.defaultGraceSeconds);
+    };
+    entry.timeoutTimer = setTimeout(fire, Math.min(Math.max(0, deadline - Date.now()), MAX_TIMER_MS));
+  }
+
+  /** SIGTERM to the process group now, SIGKILL when the grace period is over. */
+  private requestStop(entry: Entry, reason: StopRequest["reason"], graceSeconds: number): void {
+    if (!entry.stop) {
+      entry.stop = { reason, requestedAt: nowIso(), graceSeconds };
+      this.persist(entry); // before signalling: a restarted server must know this end was requested
+      if (entry.timeoutTimer) clearTimeout(entry.timeoutTimer);
+      entry.timeoutTimer = undefined;
+      this.log.info({ workload: entry.id, reason, graceSeconds }, "stopping workload");
+    }
+    this.armKill(entry, Date.now() + graceSeconds * 1000, true);
+  }
+
+  private armKill(entry: Entry, killAt: number, term: boolean): void {
+    if (entry.killAt !== undefined && entry.killAt <= killAt) return; // an earlier (or equal) kill is already armed
+    if (entry.killTimer) clearTimeout(entry.killTimer);
+    entry.killAt = killAt;
+    if (term && killAt > Date.now()) this.signal(entry, "SIGTERM");
+    const fire = () => {
+      entry.killTimer = undefined;
+      if (this.closed || entry.ending) return;
+      const left = killAt - Date.now();
+      if (left > 0) {
+        entry.killTimer = setTimeout(fire, Math.min(left, MAX_TIMER_MS));
+        return;
+      }
+      this.signal(entry, "SIGKILL");
+    };
+    entry.killTimer = setTimeout(fire, Math.min(Math.max(0, killAt - Date.now()), MAX_TIMER_MS));
+  }
+
+  private signal(entry: Entry, signal: NodeJS.Signals): void {
+    if (entry.process) signalGroup(entry.process, signal);
+    if (entry.cgroups) signalPids(cgroupPids(entry.cgroups), signal);
+  }
+
+  /** Recovered Running workload whose supervisor is still alive: poll it, re-arm its timers. */
+  private resumeTracking(entry: Entry): void {
+    this.log.info({ workload: entry.id, pid: entry.process?.pid }, "resuming tracking of a running workload");
+    const stop = entry.stop;
+    if (stop) this.armKill(entry, Date.parse(stop.requestedAt) + stop.graceSeconds * 1000, true);
+    else this.armTimeout(entry);
+    this.poll(entry);
+  }
+
+  private poll(entry: Entry): void {
+    entry.pollTimer = setTimeout(() => {
+      entry.pollTimer = undefined;
+      if (this.closed || entry.ending) return;
+      if (entry.process && processState(entry.process) === "alive") this.poll(entry);
+      else this.processGone(entry, {});
+    }, this.pollMs);
+  }
+
+  private clearTimers(entry: Entry): void {
+    for (const t of [entry.timeoutTimer, entry.killTimer, entry.pollTimer]) if (t) clearTimeout(t);
+    entry.timeoutTimer = entry.killTimer = entry.pollTimer = undefined;
+    entry.killAt = undefined;
+  }
+
+  /** The supervisor ended (or was found gone after a restart): classify and finish. */
+  private processGone(entry: Entry, info: { supervisorSignal?: string; spawnError?: string }): void {
+    if (this.closed || entry.ending || isTerminal(entry.status.phase)) return;
+    entry.ending = true;
+    this.clearTimers(entry);
+    entry.child = undefined;
+    // Container semantics: when the main process has ended, nothing of the workload may linger.
+    if (entry.process) signalGroup(entry.process, "SIGKILL");
+    if (entry.cgroups) signalPids(cgroupPids(entry.cgroups), "SIGKILL");
+    const record = readJson<ExitRecord>(path.join(entry.dir, EXIT_FILE));
+    const oom = entry.cgroups ? oomKillCount(entry.cgroups) > 0 : false;
+    const outcome = this.classify(entry, record, oom, info);
+    if (entry.cgroups) void this.dropCgroups(entry.cgroups);
+    this.finish(entry, outcome);
+  }
+
+  private classify(entry: Entry, record: ExitRecord | undefined, oom: boolean, info: { supervisorSignal?: string; spawnError?: string }): Outcome {
+    const exitCode = typeof record?.exitCode === "number" ? record.exitCode : undefined;
+    const signal = (typeof record?.signal === "string" ? record.signal : undefined) ?? (record ? undefined : info.supervisorSignal);
+    const startError = record?.error ?? info.spawnError;
+    const stop = entry.stop;
+    if (stop?.reason === "Cancelled") return { phase: "Cancelled", reason: "Cancelled", message: "cancelled on request", exitCode, signal };
+    if (stop?.reason === "Timeout") {
+      return { phase: "Failed", reason: "Timeout", message: `exceeded its timeout of ${entry.spec.timeoutSeconds}s`, exitCode, signal };
+    }
+    if (startError !== undefined) return { phase: "Failed", reason: "StartError", message: startError };
+    if (oom && exitCode !== 0) {
+      return { phase: "Failed", reason: "OOMKilled", message: "killed by the kernel OOM killer (memory limit exceeded)", exitCode, signal };
+    }
+    if (!record) {
+      if (info.supervisorSignal !== undefined) {
+        return { phase: "Failed", reason: "Signal", message: `the workload's process group was killed by ${info.supervisorSignal}`, signal };
+      }
+      return { phase: "Lost", reason: "Lost", message: "the process is gone and left no exit record" };
+    }
+    if (signal !== undefined) return { phase: "Failed", reason: "Signal", message: `killed by ${signal}`, signal };
+    if (exitCode === 0) return { phase: "Succeeded", reason: "Completed", exitCode };
+    return { phase: "Failed", reason: "Error", message: `exited with code ${exitCode ?? "unknown"}`, exitCode };
+  }
+
+  private finish(entry: Entry, outcome: Outcome): void {
+    this.clearTimers(entry);
+    this.log.info({ workload: entry.id, phase: outcome.phase, reason: outcome.reason, exitCode: outcome.exitCode }, "workload ended");
+    this.setStatus(entry, { ...outcome, finishedAt: nowIso() });
+    this.schedule();
+  }
+
+  private async dropCgroups(cgroups: WorkloadCgroups): Promise<void> {
+    try {
+      if (!(await removeWorkloadCgroups(cgroups))) this.log.warn({ cgroups }, "could not remove workload cgroup");
+    } catch (e) {
+      this.log.warn({ err: errorMessage(e) }, "could not remove workload cgroup");
+    }
+  }
+
+  /** Resolves after `ms`, or earlier when workload `id` changes, the runtime closes or `signal` aborts. */
+  private waitForChange(id: string, ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.events.off("change", onChange);
+        this.events.off("closed", done);
+        signal?.removeEventListener("abort", done);
+        resolve();
+      };
+      const onChange = (s: WorkloadStatus) => {
+        if (s.id === id) done();
+      };
+      const timer = setTimeout(done, ms);
+      this.events.on("change", onChange);
+      this.events.on("closed", done);
+      signal?.addEventListener("abort", done);
+      if (signal?.aborted) done();
+    });
+  }
+}
+
+/** Yields the bytes of `file` from `offset` to its current end; nothing when it does not exist. */
+async function* readFrom(file: string, offset: number): AsyncGenerator<Buffer> {
+  let handle;
+  try {
+    handle = await open(file, "r");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
+    throw e;
+  }
+  try {
+    let position = offset;
+    for (;;) {
+      const buffer = Buffer.alloc(READ_CHUNK);
+      const { bytesRead } = await handle.read(buffer, 0, READ_CHUNK, position);
+      if (bytesRead === 0) return;
+      position += bytesRead;
+      yield buffer.subarray(0, bytesRead);
+    }
+  } finally {
+    await handle.close();
+  }
+}

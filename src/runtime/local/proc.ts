@@ -1,0 +1,108 @@
+/**
+ * Process identity and signalling helpers for the local runtime (Linux /proc; degrades to
+ * `kill(pid, 0)` where /proc is missing).
+ *
+ * A pid alone is not an identity: after a server crash the pid of a finished workload may have
+ * been reused. We therefore record the kernel start time of the process (field 22 of
+ * /proc/<pid>/stat, in clock ticks since boot) and the boot id, and only treat a pid as "our"
+ * process when both still match.
+ */
+import * as fs from "node:fs";
+
+export interface ProcessIdentity {
+  readonly pid: number;
+  /** /proc/<pid>/stat starttime (clock ticks since boot), when /proc is available. */
+  readonly startTime?: string;
+  /** /proc/sys/kernel/random/boot_id, when available. */
+  readonly bootId?: string;
+}
+
+/** alive: the same process is still running; gone: no such process (or a zombie); reused: the pid now belongs to another process. */
+export type ProcessState = "alive" | "gone" | "reused";
+
+const hasProc = fs.existsSync("/proc/self/stat");
+
+function readBootId(): string | undefined {
+  try {
+    return fs.readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+  } catch {
+    return undefined;
+  }
+}
+const currentBootId = readBootId();
+
+interface ProcStat {
+  readonly state: string;
+  readonly startTime: string;
+}
+
+function readProcStat(pid: number): ProcStat | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return undefined;
+  }
+  // "pid (comm) state ppid ..." — comm may contain spaces and parentheses: split after the last ')'.
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  const state = fields[0];
+  const startTime = fields[19]; // field 22 overall; fields[0] is field 3
+  if (state === undefined || startTime === undefined) return undefined;
+  return { state, startTime };
+}
+
+/** Identity of a process that was just spawned. */
+export function identify(pid: number): ProcessIdentity {
+  const stat = readProcStat(pid);
+  return { pid, startTime: stat?.startTime, bootId: currentBootId };
+}
+
+function pidExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+export function processState(id: ProcessIdentity): ProcessState {
+  if (id.bootId !== undefined && currentBootId !== undefined && id.bootId !== currentBootId) return "reused";
+  if (!hasProc) return pidExists(id.pid) ? "alive" : "gone";
+  const stat = readProcStat(id.pid);
+  if (stat === undefined) return "gone";
+  if (id.startTime !== undefined && stat.startTime !== id.startTime) return "reused";
+  if (stat.state === "Z" || stat.state === "X") return "gone";
+  return "alive";
+}
+
+function kill(target: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(target, signal);
+    return true;
+  } catch {
+    return false; // ESRCH: nothing (left) to signal
+  }
+}
+
+/**
+ * Signal the process group led by `id.pid` (the workload's supervisor is a session and group
+ * leader). Safe against pid reuse: when the pid now belongs to another process we do nothing.
+ * When the leader is gone the group id cannot have been reused while members remain (Linux keeps
+ * a pid allocated while it is in use as a process group id), so stragglers are still reached.
+ */
+export function signalGroup(id: ProcessIdentity, signal: NodeJS.Signals): boolean {
+  if (processState(id) === "reused") return false;
+  return kill(-id.pid, signal);
+}
+
+export function signalPids(pids: readonly number[], signal: NodeJS.Signals): void {
+  for (const pid of pids) if (pid > 1 && pid !== process.pid) kill(pid, signal);
+}
+
+/** True while `pid` names a live (non-zombie) process. For tests and diagnostics. */
+export function isPidAlive(pid: number): boolean {
+  if (!pidExists(pid)) return false;
+  const stat = hasProc ? readProcStat(pid) : undefined;
+  return !(stat && (stat.state === "Z" || stat.state === "X"));
+}

@@ -1,0 +1,47 @@
+/**
+ * A feature module: what one capability (projects, pipelines, tracking, serving, ...)
+ * contributes to the platform. The composition root (platform.ts) collects them.
+ */
+import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+import type { ArtifactStore } from "../artifacts/port.ts";
+import type { Authorizer } from "../auth/authorizer.ts";
+import type { TokenService } from "../auth/tokens.ts";
+import type { Controller, ControllerManager } from "../controllers/manager.ts";
+import type { RouteModule } from "../http/app.ts";
+import type { ServerConfig } from "../platform/config.ts";
+import type { AnyKind, KindRegistry } from "../resources/kinds.ts";
+import type { ResourceRepository } from "../resources/repository.ts";
+import type { ResourceService } from "../resources/service.ts";
+import type { WorkloadRuntime } from "../runtime/port.ts";
+import type { Database } from "../store/database.ts";
+import type { NamedMigrations } from "../store/migrations.ts";
+
+/** Everything a feature may use, built once by the composition root. */
+export interface PlatformContext {
+  readonly config: ServerConfig;
+  readonly logger: Logger;
+  readonly database: Database;
+  readonly registry: KindRegistry;
+  readonly repo: ResourceRepository;
+  readonly resources: ResourceService;
+  readonly authz: Authorizer;
+  readonly tokens: TokenService;
+  readonly artifacts: ArtifactStore;
+  readonly runtime: WorkloadRuntime;
+  readonly metrics: Registry;
+  readonly controllers: ControllerManager;
+  /** The URL workloads and clients use to reach this server (known once listening). */
+  publicUrl(): string;
+}
+
+export interface FeatureModule {
+  readonly name: string;
+  readonly kinds?: readonly AnyKind[];
+  readonly migrations?: NamedMigrations;
+  controllers?(ctx: PlatformContext): Controller[];
+  routes?(ctx: PlatformContext): RouteModule;
+  /** Called after the server listens. */
+  start?(ctx: PlatformContext): Promise<void>;
+  stop?(): Promise<void>;
+}
