@@ -9,7 +9,7 @@ import { parseAllDocuments } from "yaml";
 import type { Logger } from "pino";
 import type { Principal } from "../auth/principal.ts";
 import type { TokenService } from "../auth/tokens.ts";
-import { InvalidInputError, UnauthenticatedError } from "../platform/errors.ts";
+import { InvalidInputError, UnauthenticatedError, errorMessage } from "../platform/errors.ts";
 import { createAjv } from "../resources/validation.ts";
 import { sendError } from "./errors.ts";
 
@@ -50,6 +50,11 @@ export async function authenticate(req: FastifyRequest, tokens: TokenService): P
   throw new UnauthenticatedError("unsupported Authorization scheme: use Bearer <token>");
 }
 
+/** The first line of a yaml error without its trailing " at line L, column C:" (we print the position once). */
+export function yamlReason(message: string): string {
+  return (message.split("\n")[0] ?? "").replace(/\s*at line \d+, column \d+:?\s*$/, "");
+}
+
 export function parseYamlBody(text: string): unknown {
   const docs = parseAllDocuments(text);
   const values: unknown[] = [];
@@ -59,10 +64,16 @@ export function parseYamlBody(text: string): unknown {
       const pos = err.linePos?.[0];
       throw InvalidInputError.field(
         "body",
-        `invalid YAML${docs.length > 1 ? ` in document ${i + 1}` : ""}${pos ? ` at line ${pos.line}, column ${pos.col}` : ""}: ${err.message.split("\n")[0]}`,
+        `invalid YAML${docs.length > 1 ? ` in document ${i + 1}` : ""}${pos ? ` at line ${pos.line}, column ${pos.col}` : ""}: ${yamlReason(err.message)}`,
       );
     }
-    const v: unknown = doc.toJS({ maxAliasCount: 100 });
+    let v: unknown;
+    try {
+      v = doc.toJS({ maxAliasCount: 100 });
+    } catch (e) {
+      // e.g. "Excessive alias count" (a YAML bomb): bad input, not a server error.
+      throw InvalidInputError.field("body", `invalid YAML${docs.length > 1 ? ` in document ${i + 1}` : ""}: ${errorMessage(e).split("\n")[0]}`);
+    }
     if (v !== null && v !== undefined) values.push(v);
   }
   return values.length === 1 ? values[0] : values;
@@ -85,6 +96,8 @@ export async function buildHttpApp(options: HttpOptions, modules: readonly Route
   // Response schemas document the API; serialization stays plain JSON so no field is ever dropped.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
 
+  // Only JSON and YAML bodies: text/plain (a Fastify default) would reach handlers as a string.
+  app.removeContentTypeParser("text/plain");
   app.addContentTypeParser(
     ["application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"],
     { parseAs: "string" },

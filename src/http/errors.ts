@@ -48,7 +48,8 @@ export function toErrorResponse(err: unknown, bodyLimit?: number): { status: num
   const fe = err as Partial<FastifyError> & { validation?: ErrorObject[]; validationContext?: string };
   if (fe.validation) {
     const prefix = fe.validationContext === "body" ? "" : (fe.validationContext ?? "");
-    const details = ajvErrorsToIssues(fe.validation, prefix === "querystring" ? "query" : prefix);
+    // A problem with the body as a whole (not an object, missing) is reported on "body".
+    const details = ajvErrorsToIssues(fe.validation, prefix === "querystring" ? "query" : prefix).map((d) => (d.path ? d : { ...d, path: prefix || "body" }));
     const first = details[0];
     return {
       status: 400,

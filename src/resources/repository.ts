@@ -102,6 +102,17 @@ function isUniqueViolation(e: unknown): boolean {
 
 const stableJson = (v: unknown) => JSON.stringify(v ?? {});
 
+/** JSON with object keys sorted, so that documents differing only in key order compare equal. */
+function canonicalJson(text: string): string {
+  return JSON.stringify(JSON.parse(text), (_key, value: unknown) =>
+    value && typeof value === "object" && !Array.isArray(value)
+      ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : value,
+  );
+}
+/** `incoming`, unless it is the same document as `stored` (then `stored`, keeping its key order). */
+const unlessSame = (incoming: string, stored: string) => (incoming === stored || canonicalJson(incoming) === canonicalJson(stored) ? stored : incoming);
+
 /** Reads and writes bound to one executor (the database, or a transaction). */
 export class ResourceSession {
   constructor(
@@ -200,62 +211,84 @@ export class ResourceSession {
    * when the resource changed since that version. Bumps generation when spec changes.
    */
   async update(ref: ResourceRef, patch: ResourcePatch, expectedVersion?: string): Promise<Resource> {
-    const current = await this.exec
-      .selectFrom("resources")
-      .selectAll()
-      .where("kind", "=", ref.kind)
-      .where("project", "=", ref.project)
-      .where("name", "=", ref.name)
-      .executeTakeFirst();
-    if (!current) throw new NotFoundError(`${formatRef(ref)} not found`);
-    if (expectedVersion !== undefined && String(current.resource_version) !== expectedVersion) {
-      throw new ConflictError(
-        `${formatRef(ref)} was modified (resourceVersion ${current.resource_version}, you sent ${expectedVersion}); get it again and retry`,
-      );
+    // Every writer takes the version counter's row lock (nextVersion) before writing, so when the
+    // guarded write below finds the row changed by a transaction that committed after our read,
+    // a second read — made while we hold that lock — sees the latest state and cannot go stale.
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.exec
+        .selectFrom("resources")
+        .selectAll()
+        .where("kind", "=", ref.kind)
+        .where("project", "=", ref.project)
+        .where("name", "=", ref.name)
+        .executeTakeFirst();
+      if (!current) throw new NotFoundError(`${formatRef(ref)} not found`);
+      if (expectedVersion !== undefined && String(current.resource_version) !== expectedVersion) {
+        throw new ConflictError(
+          `${formatRef(ref)} was modified (resourceVersion ${current.resource_version}, you sent ${expectedVersion}); get it again and retry`,
+        );
+      }
+      const next: Row = { ...current };
+      if (patch.spec !== undefined) next.spec = unlessSame(stableJson(patch.spec), current.spec);
+      if (patch.labels !== undefined) next.labels = unlessSame(stableJson(patch.labels), current.labels);
+      if (patch.annotations !== undefined) next.annotations = unlessSame(stableJson(patch.annotations), current.annotations);
+      if (patch.finalizers !== undefined) next.finalizers = JSON.stringify(patch.finalizers);
+      if (patch.status !== undefined) next.status = unlessSame(stableJson(patch.status), current.status);
+      const changed =
+        next.spec !== current.spec ||
+        next.labels !== current.labels ||
+        next.annotations !== current.annotations ||
+        next.finalizers !== current.finalizers ||
+        next.status !== current.status;
+      if (!changed) return toResource(current);
+      if (next.spec !== current.spec) next.generation = Number(current.generation) + 1;
+      next.resource_version = await this.nextVersion();
+      next.updated_at = this.now().toISOString();
+      // Finalizers all removed from a resource being deleted: it goes away now.
+      const goesAway = Boolean(current.deletion_timestamp) && (JSON.parse(next.finalizers) as unknown[]).length === 0;
+      const written = goesAway
+        ? Number(
+            (
+              await this.exec
+                .deleteFrom("resources")
+                .where("uid", "=", current.uid)
+                .where("resource_version", "=", current.resource_version)
+                .executeTakeFirst()
+            ).numDeletedRows,
+          )
+        : Number(
+            (
+              await this.exec
+                .updateTable("resources")
+                .set({
+                  spec: next.spec,
+                  labels: next.labels,
+                  annotations: next.annotations,
+                  finalizers: next.finalizers,
+                  status: next.status,
+                  generation: next.generation,
+                  resource_version: next.resource_version,
+                  updated_at: next.updated_at,
+                })
+                .where("uid", "=", current.uid)
+                .where("resource_version", "=", current.resource_version)
+                .executeTakeFirst()
+            ).numUpdatedRows,
+          );
+      if (written !== 1) {
+        if (expectedVersion !== undefined || attempt > 0) throw new ConflictError(`${formatRef(ref)} was modified concurrently; retry`);
+        continue;
+      }
+      if (goesAway) {
+        const gone = toResource(next);
+        this.events.push({ type: "DELETED", resource: gone });
+        return gone;
+      }
+      if (next.labels !== current.labels) await this.writeLabels(current.uid, JSON.parse(next.labels) as Record<string, string>, true);
+      const updated = toResource(next);
+      this.events.push({ type: "MODIFIED", resource: updated });
+      return updated;
     }
-    const next: Row = { ...current };
-    if (patch.spec !== undefined) next.spec = stableJson(patch.spec);
-    if (patch.labels !== undefined) next.labels = stableJson(patch.labels);
-    if (patch.annotations !== undefined) next.annotations = stableJson(patch.annotations);
-    if (patch.finalizers !== undefined) next.finalizers = JSON.stringify(patch.finalizers);
-    if (patch.status !== undefined) next.status = stableJson(patch.status);
-    const changed =
-      next.spec !== current.spec ||
-      next.labels !== current.labels ||
-      next.annotations !== current.annotations ||
-      next.finalizers !== current.finalizers ||
-      next.status !== current.status;
-    if (!changed) return toResource(current);
-    if (next.spec !== current.spec) next.generation = Number(current.generation) + 1;
-    next.resource_version = await this.nextVersion();
-    next.updated_at = this.now().toISOString();
-    // Finalizers all removed from a resource being deleted: it goes away now.
-    if (current.deletion_timestamp && JSON.parse(next.finalizers).length === 0) {
-      await this.exec.deleteFrom("resources").where("uid", "=", current.uid).execute();
-      const gone = toResource(next);
-      this.events.push({ type: "DELETED", resource: gone });
-      return gone;
-    }
-    const res = await this.exec
-      .updateTable("resources")
-      .set({
-        spec: next.spec,
-        labels: next.labels,
-        annotations: next.annotations,
-        finalizers: next.finalizers,
-        status: next.status,
-        generation: next.generation,
-        resource_version: next.resource_version,
-        updated_at: next.updated_at,
-      })
-      .where("uid", "=", current.uid)
-      .where("resource_version", "=", current.resource_version)
-      .executeTakeFirst();
-    if (Number(res.numUpdatedRows) !== 1) throw new ConflictError(`${formatRef(ref)} was modified concurrently; retry`);
-    if (next.labels !== current.labels) await this.writeLabels(current.uid, JSON.parse(next.labels) as Record<string, string>, true);
-    const updated = toResource(next);
-    this.events.push({ type: "MODIFIED", resource: updated });
-    return updated;
   }
 
   /**
@@ -263,13 +296,16 @@ export class ResourceSession {
    * controllers owning them have cleaned up and removed them.
    */
   async delete(ref: ResourceRef, expectedVersion?: string): Promise<Resource> {
+    // Take the version counter's lock before reading, so that no write can commit between the
+    // checks below and the delete (an error rolls the counter back; an idempotent re-delete
+    // leaves a gap in the versions, which is harmless).
+    const rv = await this.nextVersion();
     const current = await this.mustGet(ref);
     if (expectedVersion !== undefined && current.metadata.resourceVersion !== expectedVersion) {
       throw new ConflictError(`${formatRef(ref)} was modified (resourceVersion ${current.metadata.resourceVersion}); get it again and retry`);
     }
     if (current.metadata.finalizers?.length) {
       if (current.metadata.deletionTimestamp) return current;
-      const rv = await this.nextVersion();
       const ts = this.now().toISOString();
       await this.exec
         .updateTable("resources")
@@ -283,7 +319,6 @@ export class ResourceSession {
       this.events.push({ type: "MODIFIED", resource: marked });
       return marked;
     }
-    await this.nextVersion();
     await this.exec.deleteFrom("resources").where("uid", "=", current.metadata.uid).execute();
     this.events.push({ type: "DELETED", resource: current });
     return current;

@@ -39,6 +39,11 @@ function listSchema(kind: string, item: TSchema) {
   });
 }
 
+/** "List", or what a list GET answers ("ProjectList"), so that `get -o yaml | apply` works for lists too. */
+export function isListKind(kind: unknown): boolean {
+  return typeof kind === "string" && /^([A-Z][A-Za-z0-9]*)?List$/.test(kind);
+}
+
 export function listBody(kind: string, items: Resource[], continueToken?: string) {
   return { apiVersion: "forja.dev/v1", kind: `${kind}List`, items, metadata: continueToken ? { continue: continueToken } : {} };
 }
@@ -83,8 +88,10 @@ export function resourceRoutes(service: ResourceService) {
         if (Array.isArray(body)) docs = body;
         else if (body && typeof body === "object" && Array.isArray((body as { items?: unknown }).items) && !(body as { kind?: unknown }).kind) {
           docs = (body as { items: unknown[] }).items;
-        } else if (body && typeof body === "object" && (body as { kind?: unknown }).kind === "List") {
-          docs = ((body as { items?: unknown[] }).items ?? []);
+        } else if (body && typeof body === "object" && isListKind((body as { kind?: unknown }).kind) && !("spec" in body)) {
+          const items = (body as { items?: unknown }).items ?? [];
+          if (!Array.isArray(items)) throw InvalidInputError.field("items", "must be an array of resource documents");
+          docs = items;
         } else if (body === undefined || body === null || body === "") {
           throw InvalidInputError.field("body", "is empty: send one or more resource documents");
         } else docs = [body];

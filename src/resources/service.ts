@@ -2,7 +2,7 @@
  * The resource API's use cases: validate, authorize, persist. Transport-free: the HTTP
  * layer and in-process callers (bootstrap, tests) call these methods.
  */
-import { ForbiddenError, InvalidInputError, type FieldIssue } from "../platform/errors.ts";
+import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError, type FieldIssue } from "../platform/errors.ts";
 import type { Authorizer } from "../auth/authorizer.ts";
 import type { Principal } from "../auth/principal.ts";
 import type { ProjectSpec } from "../projects/kind.ts";
@@ -196,6 +196,14 @@ export class ResourceService {
   }
 
   private async createIn(s: ResourceSession, principal: Principal, reg: RegisteredKind, manifest: Manifest): Promise<Resource> {
+    if (reg.def.scope === "Project") {
+      // Never create into a project that does not exist (an orphan no one could list or
+      // clean up) or that is being deleted (its cleanup would race the new resource).
+      const name = manifest.metadata.project ?? "";
+      const p = await s.get({ kind: "Project", project: "", name });
+      if (!p) throw new NotFoundError(`project "${name}" not found`);
+      if (p.metadata.deletionTimestamp) throw new ConflictError(`project "${name}" is being deleted`);
+    }
     const admitted = this.admit(principal, manifest, undefined);
     const hook = this.hooks.get(manifest.kind);
     return s.create({

@@ -17,6 +17,11 @@ export function createAjv(options: { coerceTypes?: boolean } = {}): Ajv {
     useDefaults: true,
     removeAdditional: false,
     strict: false,
+    // `strict: false` also turns this off: NaN and Infinity (JSON 1e999, YAML .inf) are not
+    // numbers a spec can hold — they would be stored as null.
+    strictNumbers: true,
+    // Errors carry their parentSchema, whose description makes pattern errors readable.
+    verbose: true,
   });
   addFormats(ajv);
   return ajv;

@@ -131,6 +131,15 @@ export function runtimeContract(name: string, makeRuntime: (options: ContractRun
         expect(await readLogs(rt, id, "stderr")).toBe("failing\n");
       }));
 
+    it("reports a workload killed by a signal it was not sent by the runtime as Failed/Signal", () =>
+      withRuntime({}, async (rt) => {
+        const id = uid("selfkill");
+        await rt.start(shSpec(id, "echo about-to-die; kill -KILL $$; echo unreachable"));
+        const end = await waitForEnd(rt, id);
+        expect(end).toMatchObject({ phase: "Failed", reason: "Signal", signal: "SIGKILL" });
+        expect(await readLogs(rt, id)).toBe("about-to-die\n");
+      }));
+
     it("passes env and secretEnv, never the server's environment, and keeps secrets out of statuses", () =>
       withRuntime({}, async (rt) => {
         const serverVar = "FORJA_CONTRACT_SERVER_ONLY";

@@ -19,6 +19,7 @@ import type { ServerConfig } from "../platform/config.ts";
 import { errorMessage } from "../platform/errors.ts";
 import { ProjectController } from "../projects/controller.ts";
 import { ProjectKind } from "../projects/kind.ts";
+import { pipelinesFeature } from "../pipelines/feature.ts";
 import { KindRegistry } from "../resources/kinds.ts";
 import { ResourceRepository } from "../resources/repository.ts";
 import { resourceRoutes } from "../resources/routes.ts";
@@ -49,7 +50,7 @@ const coreFeature: FeatureModule = {
 };
 
 export function features(): FeatureModule[] {
-  return [coreFeature];
+  return [coreFeature, pipelinesFeature()];
 }
 
 export function createLogger(config: Pick<ServerConfig, "logLevel">): Logger {

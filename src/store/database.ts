@@ -63,6 +63,10 @@ export function openDatabase(options: DatabaseOptions): Database {
     return makeDatabase("sqlite", db, `sqlite:${parsed.file}`);
   }
   const pool = new pg.Pool({ connectionString: parsed.url, max: options.poolSize ?? 10 });
+  // An idle connection closed by the server (restart, failover, idle timeout) is reported here;
+  // unhandled, it would crash the process. The pool discards it and connects afresh on next use;
+  // errors of queries in flight still reach their callers.
+  pool.on("error", () => undefined);
   const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
   return makeDatabase("postgres", db, redactUrl(parsed.url));
 }

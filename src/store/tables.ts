@@ -47,10 +47,21 @@ export interface TokensTable {
   revoked_at: string | null;
 }
 
+/** Pipelines: outputs of step executions by cache key (src/pipelines/run/cache.ts). */
+export interface StepCacheTable {
+  project: string;
+  cache_key: string;
+  outputs: string;
+  run_name: string;
+  node_id: string;
+  created_at: string;
+}
+
 export interface Tables {
   resources: ResourcesTable;
   resource_labels: ResourceLabelsTable;
   counters: CountersTable;
   tokens: TokensTable;
+  step_cache: StepCacheTable;
   forja_migrations_dummy?: { id: Generated<number> };
 }

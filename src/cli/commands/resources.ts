@@ -48,6 +48,13 @@ export function printResources(ctx: CliContext, kind: KindInfo, items: Resource[
   }
 }
 
+/** A "List" document, or what `get -o yaml|json` prints for many resources ("ProjectList"). */
+function isList(v: unknown): v is { items: unknown[] } {
+  if (typeof v !== "object" || v === null) return false;
+  const d = v as { kind?: unknown; items?: unknown };
+  return typeof d.kind === "string" && /^([A-Z][A-Za-z0-9]*)?List$/.test(d.kind) && Array.isArray(d.items) && !("spec" in d);
+}
+
 /** Reads manifests from files, directories (their *.yaml, *.yml, *.json) or "-" (stdin). */
 export function readManifests(paths: string[], recursive: boolean, stdin: () => string): { source: string; doc: unknown }[] {
   const files: string[] = [];
@@ -76,11 +83,17 @@ export function readManifests(paths: string[], recursive: boolean, stdin: () => 
       const err = d.errors[0];
       if (err) {
         const pos = err.linePos?.[0];
-        throw InvalidInputError.field(source, `invalid YAML${pos ? ` at line ${pos.line}, column ${pos.col}` : ""}: ${err.message.split("\n")[0]}`);
+        const reason = (err.message.split("\n")[0] ?? "").replace(/\s*at line \d+, column \d+:?\s*$/, "");
+        throw InvalidInputError.field(source, `invalid YAML${pos ? ` at line ${pos.line}, column ${pos.col}` : ""}: ${reason}`);
       }
-      const v: unknown = d.toJS({ maxAliasCount: 100 });
+      let v: unknown;
+      try {
+        v = d.toJS({ maxAliasCount: 100 });
+      } catch (e) {
+        throw InvalidInputError.field(source, `invalid YAML: ${(e as Error).message.split("\n")[0]}`);
+      }
       if (v === null || v === undefined) continue;
-      const docs = Array.isArray(v) ? v : (v as { kind?: string }).kind === "List" ? ((v as { items?: unknown[] }).items ?? []) : [v];
+      const docs = Array.isArray(v) ? v : isList(v) ? v.items : [v];
       for (const doc of docs) out.push({ source: `${source}${i > 0 ? `#${i + 1}` : ""}`, doc });
     }
   }
@@ -103,6 +116,7 @@ export function registerResourceCommands(program: Command, ctx: CliContext, run:
         (async () => {
           const format = parseOutput(opts.output);
           const client = ctx.client();
+          [kindName, name] = splitKindName(kindName, name);
           const kind = await client.resolveKind(kindName);
           const project = kind.scope === "Project" && !opts.allProjects ? ctx.project(opts.project) : undefined;
           if (name) {
@@ -120,13 +134,15 @@ export function registerResourceCommands(program: Command, ctx: CliContext, run:
   program
     .command("describe")
     .description("show one resource in full: metadata, spec and status")
-    .argument("<kind>")
-    .argument("<name>")
+    .argument("<kind>", "a kind, or KIND/NAME")
+    .argument("[name]")
     .option("-p, --project <project>", "project (default from config)")
-    .action((kindName: string, name: string, opts: { project?: string }) =>
+    .action((kindArg: string, nameArg: string | undefined, opts: { project?: string }) =>
       run(
         (async () => {
           const client = ctx.client();
+          const [kindName, name] = splitKindName(kindArg, nameArg);
+          if (!name) throw InvalidInputError.field("name", "usage: forja describe KIND NAME (or KIND/NAME)");
           const kind = await client.resolveKind(kindName);
           const r = await client.get(kind.kind, name, kind.scope === "Project" ? ctx.project(opts.project) : undefined);
           ctx.io.out(describe(kind, r));
@@ -176,7 +192,7 @@ export function registerResourceCommands(program: Command, ctx: CliContext, run:
   program
     .command("delete")
     .description("delete a resource (or every resource in files with -f)")
-    .argument("[kind]")
+    .argument("[kind]", "a kind, or KIND/NAME")
     .argument("[name]")
     .option("-f, --filename <path...>", "delete what these files describe")
     .option("-p, --project <project>", "project (default from config)")
@@ -191,8 +207,9 @@ export function registerResourceCommands(program: Command, ctx: CliContext, run:
               targets.push({ kind: d.kind, name: d.metadata.name, ...(d.metadata.project ? { project: d.metadata.project } : {}) });
             }
           } else {
-            if (!kindName || !name) throw InvalidInputError.field("arguments", "usage: forja delete KIND NAME, or forja delete -f FILE");
-            targets.push({ kind: kindName, name });
+            const [k, n] = kindName ? splitKindName(kindName, name) : [undefined, undefined];
+            if (!k || !n) throw InvalidInputError.field("arguments", "usage: forja delete KIND NAME, or forja delete -f FILE");
+            targets.push({ kind: k, name: n });
           }
           for (const t of targets) {
             const kind = await client.resolveKind(t.kind);
@@ -203,6 +220,13 @@ export function registerResourceCommands(program: Command, ctx: CliContext, run:
         })(),
       ),
     );
+}
+
+/** kubectl-style "run/etl-x1y2z" as one argument. */
+export function splitKindName(kind: string, name: string | undefined): [string, string | undefined] {
+  const slash = kind.indexOf("/");
+  if (slash > 0 && name === undefined) return [kind.slice(0, slash), kind.slice(slash + 1)];
+  return [kind, name];
 }
 
 export function describe(kind: KindInfo, r: Resource): string {

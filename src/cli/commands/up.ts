@@ -1,8 +1,6 @@
 /** `forja up`: the embedded platform in the foreground. */
 import type { Command } from "commander";
 import { loadServerConfig, type LogLevel } from "../../platform/config.ts";
-import { ensureLocalClientConfig } from "../../server/bootstrap.ts";
-import { createPlatform } from "../../server/platform.ts";
 import type { CliContext } from "../context.ts";
 
 interface UpOptions {
@@ -39,6 +37,10 @@ async function up(ctx: CliContext, opts: UpOptions): Promise<number> {
     ...(opts.logLevel ? { logLevel: opts.logLevel as LogLevel } : {}),
     writeClientConfig: opts.writeConfig,
   });
+  // Imported here, not at the top: loading the server takes about a second, which every
+  // other command (get, apply, ...) would otherwise pay at startup.
+  const { createPlatform } = await import("../../server/platform.ts");
+  const { ensureLocalClientConfig } = await import("../../server/bootstrap.ts");
   const platform = await createPlatform(config);
   let url: string;
   try {

@@ -22,6 +22,13 @@
  *     (Wasserstein, Jensen–Shannon, PSI) drift when distance ≥ threshold (default 0.1).
  *
  * Dataset: drifted when (drifted columns / columns) ≥ shareThreshold (default 0.5).
+ *
+ * Deliberate differences from Evidently, all at the edges:
+ *  - Evidently's KS alone drifts on p ≤ threshold; every p-value test here uses p < threshold.
+ *  - JS has no int/float dtypes: "integer dtype" means every value is an integer, and a column
+ *    with missing values is not turned into floats as pandas would.
+ *  - Booleans are categorical (pandas counts a bool dtype as numeric).
+ *  - χ² with a single category overall (0 degrees of freedom) returns p = 1, not NaN.
  */
 import { InvalidInputError } from "../../platform/errors.ts";
 import { ks2samp } from "./ks.ts";

@@ -320,5 +320,5 @@ export function evaluateExpression(ast: WhenExpr, resolve: (ref: Reference) => u
       }
     }
   };
-  return bool(ast, "when");
+  return bool(ast, "the expression");
 }

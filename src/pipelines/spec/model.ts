@@ -175,4 +175,9 @@ export interface ResolvedStep {
   readonly timeoutSeconds?: number;
   readonly cache: boolean;
   readonly resources: Resources;
+  /**
+   * The inputs/outputs directories the paths in command/args/env/script were rendered with;
+   * the cache key replaces them with placeholders so it does not change between executions.
+   */
+  readonly dirs: { readonly inputsDir?: string; readonly outputsDir?: string };
 }

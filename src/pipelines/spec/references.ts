@@ -90,6 +90,7 @@ export function parseReference(expr: string): Reference | string {
       return rest.every((p) => itemSeg.test(p)) ? { kind: "item", path: rest } : bad("item or item.<field>[.<field>...]");
     case "index":
       return rest.length === 0 ? { kind: "index" } : bad("index");
+    case undefined:
     default:
       return `invalid reference "${text}": expected params.*, run.*, steps.*, inputs.*, outputs.*, item or index`;
   }

@@ -34,65 +34,55 @@ export function pointerToPath(base: string, pointer: string, root: unknown): str
   return path;
 }
 
-function schemaOf(e: ValueError): TSchema & Record<string, unknown> {
-  return e.schema as TSchema & Record<string, unknown>;
+function schemaOf(e: ValueError): Record<string, unknown> {
+  return e.schema;
 }
 
+type Reason = (s: Record<string, unknown>, got: string, e: ValueError) => string;
+const T = ValueErrorType;
+const min: Reason = (s, got) => `must be >= ${String(s.minimum)}${got}`;
+const max: Reason = (s, got) => `must be <= ${String(s.maximum)}${got}`;
+const xmin: Reason = (s, got) => `must be > ${String(s.exclusiveMinimum)}${got}`;
+const xmax: Reason = (s, got) => `must be < ${String(s.exclusiveMaximum)}${got}`;
+
+const reasons: Partial<Record<ValueErrorType, Reason>> = {
+  [T.ObjectRequiredProperty]: () => "is required",
+  [T.ObjectAdditionalProperties]: (s, _got, e) => {
+    const key = e.path.split("/").pop()?.replace(/~1/g, "/").replace(/~0/g, "~") ?? "";
+    const patterns = s.patternProperties as Record<string, unknown> | undefined;
+    const pattern = patterns ? Object.keys(patterns)[0] : undefined;
+    if (pattern !== undefined) return `invalid name ${JSON.stringify(key)}: ${PATTERN_HINTS[pattern] ?? `must match ${pattern}`}`;
+    const known = Object.keys((s.properties as Record<string, unknown> | undefined) ?? {});
+    return `unknown field ${JSON.stringify(key)}${didYouMean(key, known)}`;
+  },
+  [T.String]: (_s, got) => `must be a string${got}`,
+  [T.Number]: (_s, got) => `must be a number${got}`,
+  [T.Integer]: (_s, got) => `must be an integer${got}`,
+  [T.Boolean]: (_s, got) => `must be a boolean (true or false)${got}`,
+  [T.Object]: (_s, got) => `must be an object${got}`,
+  [T.Array]: (_s, got) => `must be a list${got}`,
+  [T.Literal]: (s, got) => `must be ${JSON.stringify(s.const)}${got}`,
+  [T.StringPattern]: (s, got) =>
+    `${(s.patternErrorMessage as string | undefined) ?? PATTERN_HINTS[String(s.pattern)] ?? `must match ${String(s.pattern)}`}${got}`,
+  [T.StringMinLength]: (s) => (s.minLength === 1 ? "must not be empty" : `must be at least ${String(s.minLength)} characters long`),
+  [T.StringMaxLength]: (s, got) => `must be at most ${String(s.maxLength)} characters long${got}`,
+  [T.ArrayMinItems]: (s) => `must have at least ${String(s.minItems)} item${s.minItems === 1 ? "" : "s"}`,
+  [T.ArrayMaxItems]: (s) => `must have at most ${String(s.maxItems)} items`,
+  [T.NumberMinimum]: min,
+  [T.IntegerMinimum]: min,
+  [T.NumberMaximum]: max,
+  [T.IntegerMaximum]: max,
+  [T.NumberExclusiveMinimum]: xmin,
+  [T.IntegerExclusiveMinimum]: xmin,
+  [T.NumberExclusiveMaximum]: xmax,
+  [T.IntegerExclusiveMaximum]: xmax,
+  [T.Union]: (s, got) => `${(s.errorMessage as string | undefined) ?? "has an invalid value"}${got}`,
+};
+
 function reasonFor(e: ValueError): string {
-  const s = schemaOf(e);
   const got = e.value === undefined ? "" : ` (got ${preview(e.value)})`;
-  switch (e.type) {
-    case ValueErrorType.ObjectRequiredProperty:
-      return "is required";
-    case ValueErrorType.ObjectAdditionalProperties: {
-      const key = e.path.split("/").pop()?.replace(/~1/g, "/").replace(/~0/g, "~") ?? "";
-      const patterns = s.patternProperties as Record<string, unknown> | undefined;
-      const pattern = patterns ? Object.keys(patterns)[0] : undefined;
-      if (pattern !== undefined) return `invalid name ${JSON.stringify(key)}: ${PATTERN_HINTS[pattern] ?? `must match ${pattern}`}`;
-      const known = Object.keys((s.properties as Record<string, unknown> | undefined) ?? {});
-      return `unknown field ${JSON.stringify(key)}${didYouMean(key, known)}`;
-    }
-    case ValueErrorType.String:
-      return `must be a string${got}`;
-    case ValueErrorType.Number:
-      return `must be a number${got}`;
-    case ValueErrorType.Integer:
-      return `must be an integer${got}`;
-    case ValueErrorType.Boolean:
-      return `must be a boolean (true or false)${got}`;
-    case ValueErrorType.Object:
-      return `must be an object${got}`;
-    case ValueErrorType.Array:
-      return `must be a list${got}`;
-    case ValueErrorType.Literal:
-      return `must be ${JSON.stringify(s.const)}${got}`;
-    case ValueErrorType.StringPattern:
-      return `${(s.patternErrorMessage as string | undefined) ?? PATTERN_HINTS[String(s.pattern)] ?? `must match ${String(s.pattern)}`}${got}`;
-    case ValueErrorType.StringMinLength:
-      return s.minLength === 1 ? "must not be empty" : `must be at least ${String(s.minLength)} characters long`;
-    case ValueErrorType.StringMaxLength:
-      return `must be at most ${String(s.maxLength)} characters long${got}`;
-    case ValueErrorType.ArrayMinItems:
-      return `must have at least ${String(s.minItems)} item${s.minItems === 1 ? "" : "s"}`;
-    case ValueErrorType.ArrayMaxItems:
-      return `must have at most ${String(s.maxItems)} items`;
-    case ValueErrorType.NumberMinimum:
-    case ValueErrorType.IntegerMinimum:
-      return `must be >= ${String(s.minimum)}${got}`;
-    case ValueErrorType.NumberMaximum:
-    case ValueErrorType.IntegerMaximum:
-      return `must be <= ${String(s.maximum)}${got}`;
-    case ValueErrorType.NumberExclusiveMinimum:
-    case ValueErrorType.IntegerExclusiveMinimum:
-      return `must be > ${String(s.exclusiveMinimum)}${got}`;
-    case ValueErrorType.NumberExclusiveMaximum:
-    case ValueErrorType.IntegerExclusiveMaximum:
-      return `must be < ${String(s.exclusiveMaximum)}${got}`;
-    case ValueErrorType.Union:
-      return `${(s.errorMessage as string | undefined) ?? "has an invalid value"}${got}`;
-    default:
-      return e.message;
-  }
+  const reason = reasons[e.type];
+  return reason ? reason(schemaOf(e), got, e) : e.message;
 }
 
 /**
@@ -126,4 +116,47 @@ export function schemaIssues(schema: TSchema, value: unknown, base: string): Fie
   };
   visit(schema, value, "", value, base);
   return issues;
+}
+
+/**
+ * The largest part of `value` that satisfies `schema`: invalid optional properties and record
+ * entries are dropped (recursively); undefined when the value itself cannot be kept. Lets the
+ * semantic checks run on documents that also have schema errors, so every problem is reported.
+ */
+export function sanitize(schema: TSchema, value: unknown): unknown {
+  if (Value.Check(schema, value)) return value;
+  const s = schema as TSchema & {
+    properties?: Record<string, TSchema>;
+    required?: string[];
+    patternProperties?: Record<string, TSchema>;
+    anyOf?: TSchema[];
+  };
+  if (!isPlainObject(value)) return undefined;
+  if (s[Kind] === "Object" && s.properties) {
+    const out: Record<string, unknown> = {};
+    for (const [key, propSchema] of Object.entries(s.properties)) {
+      if (!Object.hasOwn(value, key)) continue;
+      const kept = sanitize(propSchema, value[key]);
+      if (kept !== undefined) out[key] = kept;
+      else if (s.required?.includes(key)) return undefined;
+    }
+    return Value.Check(schema, out) ? out : undefined;
+  }
+  if (s[Kind] === "Record" && s.patternProperties) {
+    const [pattern, valueSchema] = Object.entries(s.patternProperties)[0] ?? [];
+    if (pattern === undefined || valueSchema === undefined) return undefined;
+    const re = new RegExp(pattern);
+    const out: Record<string, unknown> = {};
+    for (const [key, v] of Object.entries(value)) {
+      const kept = re.test(key) ? sanitize(valueSchema, v) : undefined;
+      if (kept !== undefined) out[key] = kept;
+    }
+    return out;
+  }
+  if (s[Kind] === "Union" && s.anyOf) {
+    const objects = s.anyOf.filter((m) => m[Kind] === "Object");
+    const only = objects[0];
+    return objects.length === 1 && only ? sanitize(only, value) : undefined;
+  }
+  return undefined;
 }

@@ -36,8 +36,8 @@ import {
   StepDefaultsSchema,
   StepSchema,
 } from "./schema.ts";
-import type { ParamSpec, ParamType, PipelineMetadata, PipelineSpec, ResourcesSpec, RetriesSpec, SecretRef, StepDefaultsSpec, StepSpec } from "./schema.ts";
-import { joinPath, schemaIssues } from "./schema-issues.ts";
+import type { ParamSpec, PipelineMetadata, PipelineSpec, ResourcesSpec, RetriesSpec, SecretRef, StepDefaultsSpec, StepSpec } from "./schema.ts";
+import { joinPath, sanitize, schemaIssues } from "./schema-issues.ts";
 import { checkValue, didYouMean, isPlainObject, preview, typeFits, typeOfValue } from "./values.ts";
 
 export interface ValidateOptions {
@@ -113,7 +113,11 @@ interface Entry {
   readonly phase: StepPhase;
   readonly index: number;
   readonly path: string;
+  /** The schema-valid part of the step (see sanitize); undefined when unusable. */
   readonly spec: StepSpec | undefined;
+  /** The step had schema errors: some fields were dropped, so checks that depend on them are skipped. */
+  readonly partial: boolean;
+  readonly raw: Record<string, unknown>;
 }
 
 interface Edge {
@@ -180,9 +184,16 @@ function analyzePipeline(input: unknown, prefix: string): Analysis {
     const list = phase === "main" ? input.steps : input.finally;
     if (!Array.isArray(list)) continue;
     list.forEach((raw: unknown, index) => {
-      const name = isPlainObject(raw) && typeof raw.name === "string" ? raw.name : undefined;
-      const spec = Value.Check(StepSchema, raw) ? raw : undefined;
-      entries.push({ name, phase, index, path: at(phase === "main" ? "steps" : "finally", index), spec });
+      if (!isPlainObject(raw)) return;
+      const name = typeof raw.name === "string" ? raw.name : undefined;
+      const partial = !Value.Check(StepSchema, raw);
+      let spec: StepSpec | undefined;
+      if (!partial) spec = raw;
+      else if (name !== undefined) {
+        const kept = sanitize(StepSchema, { ...raw, name: "x" }) as StepSpec | undefined;
+        spec = kept ? { ...kept, name } : undefined;
+      }
+      entries.push({ name, phase, index, path: at(phase === "main" ? "steps" : "finally", index), spec, partial, raw });
     });
   }
   const byName = new Map<string, Entry>();
@@ -196,7 +207,7 @@ function analyzePipeline(input: unknown, prefix: string): Analysis {
 
   // --- defaults ---------------------------------------------------------------------------------
   const defaultsPath = at("defaults");
-  const defaults: StepDefaultsSpec = Value.Check(StepDefaultsSchema, input.defaults) ? input.defaults : {};
+  const defaults = (sanitize(StepDefaultsSchema, input.defaults) ?? {}) as StepDefaultsSpec;
   const defaultRetries = normaliseRetries(defaults.retries, joinPath(defaultsPath, "retries"), add);
   const defaultTimeout = normaliseTimeout(defaults.timeoutSeconds, joinPath(defaultsPath, "timeoutSeconds"), add);
   const defaultResources = parseResources(defaults.resources, joinPath(defaultsPath, "resources"), add);
@@ -245,7 +256,7 @@ function analyzePipeline(input: unknown, prefix: string): Analysis {
           addEdge(scope, ref.step, path, false);
           return { type: "string", values: stepOutcomes };
         }
-        const fanIn = target.spec?.forEach !== undefined;
+        const fanIn = target.spec?.forEach !== undefined || target.raw.forEach !== undefined;
         if (ref.kind === "stepArtifact") {
           if (field === "inputParam") return fail(`${shown} is an artifact, not a parameter value; declare it under inputs.artifacts`);
           if (field !== "inputArtifact" && !pathFields.has(field)) return fail(`${shown} is an artifact and cannot be used in ${fieldNames[field]}`);
@@ -255,10 +266,12 @@ function analyzePipeline(input: unknown, prefix: string): Analysis {
         if (ref.kind === "stepParam") {
           const outputs = target.spec.outputs?.params ?? {};
           const out = outputs[ref.name];
+          if (!out && target.partial && target.raw.outputs !== undefined) return { type: "any" };
           if (!out) return fail(`step "${ref.step}" has no output parameter "${ref.name}"${didYouMean(ref.name, Object.keys(outputs)) || declaredList(Object.keys(outputs))}`);
           return { type: fanIn ? "array" : (out.type ?? "string") };
         }
         const outputs = target.spec.outputs?.artifacts ?? {};
+        if (!outputs[ref.name] && target.partial && target.raw.outputs !== undefined) return { type: "string", isPath: true };
         if (!outputs[ref.name]) {
           return fail(`step "${ref.step}" has no output artifact "${ref.name}"${didYouMean(ref.name, Object.keys(outputs)) || declaredList(Object.keys(outputs))}`);
         }
@@ -276,6 +289,7 @@ function analyzePipeline(input: unknown, prefix: string): Analysis {
         if (!scope) return fail(`${shown} cannot be used here`);
         if (!pathFields.has(field) && field !== "image") return fail(`${shown} cannot be used in ${fieldNames[field]}`);
         const type = scope.inputParamTypes.get(ref.name);
+        if (type === undefined && scope.entry.partial && scope.entry.raw.inputs !== undefined) return { type: "any" };
         if (type === undefined) {
           const known = [...scope.inputParamTypes.keys()];
           return fail(`unknown input parameter "${ref.name}"${didYouMean(ref.name, known) || declaredList(known)}`);
@@ -291,6 +305,8 @@ function analyzePipeline(input: unknown, prefix: string): Analysis {
         const declared = Object.keys(
           (ref.kind === "inputArtifact" ? spec.inputs?.artifacts : ref.kind === "outputParam" ? spec.outputs?.params : spec.outputs?.artifacts) ?? {},
         );
+        const rawOwner = ref.kind === "inputArtifact" ? scope.entry.raw.inputs : scope.entry.raw.outputs;
+        if (!declared.includes(ref.name) && scope.entry.partial && rawOwner !== undefined) return { type: "string", isPath: true };
         if (!declared.includes(ref.name)) {
           const what = ref.kind === "inputArtifact" ? "input artifact" : ref.kind === "outputParam" ? "output parameter" : "output artifact";
           return fail(`unknown ${what} "${ref.name}"${didYouMean(ref.name, declared) || declaredList(declared)}`);
@@ -340,7 +356,7 @@ function analyzePipeline(input: unknown, prefix: string): Analysis {
     const path = entry.path;
     const scope: StepScope = {
       entry: { ...entry, name, spec },
-      isForEach: spec.forEach !== undefined,
+      isForEach: spec.forEach !== undefined || (entry.partial && entry.raw.forEach !== undefined),
       inputParamTypes: new Map(),
       edges: new Map(),
     };
@@ -377,7 +393,7 @@ function analyzePipeline(input: unknown, prefix: string): Analysis {
     for (const [pname, raw] of Object.entries(spec.inputs?.params ?? {})) {
       const long = isPlainObject(raw);
       const source: unknown = long ? raw.value : raw;
-      const declaredType = long ? (raw.type as ParamType | undefined) : undefined;
+      const declaredType = long ? raw.type : undefined;
       const ppath = joinPath(joinPath(joinPath(path, "inputs"), "params"), pname);
       const vpath = long ? joinPath(ppath, "value") : ppath;
       let actual: ValueType | undefined;
@@ -428,7 +444,7 @@ function analyzePipeline(input: unknown, prefix: string): Analysis {
       if (k.toUpperCase().startsWith(ENV_RESERVED_PREFIX)) add(epath, `names starting with ${ENV_RESERVED_PREFIX} are reserved`);
       if (typeof v === "string") checkTemplate(v, epath, "env", scope);
     }
-    if (spec.script === undefined && spec.command === undefined) {
+    if (spec.script === undefined && spec.command === undefined && !(entry.partial && (entry.raw.script !== undefined || entry.raw.command !== undefined))) {
       add(path, `step "${name}" needs either a script or a command`);
     }
 

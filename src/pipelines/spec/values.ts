@@ -8,18 +8,11 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
 
 /** The value type of a JSON value ("number" for non-integers); undefined for null/undefined/functions. */
 export function typeOfValue(v: unknown): ParamType | undefined {
-  switch (typeof v) {
-    case "string":
-      return "string";
-    case "boolean":
-      return "boolean";
-    case "number":
-      return Number.isInteger(v) ? "integer" : Number.isFinite(v) ? "number" : undefined;
-    case "object":
-      return v === null ? undefined : Array.isArray(v) ? "array" : "object";
-    default:
-      return undefined;
-  }
+  if (typeof v === "string") return "string";
+  if (typeof v === "boolean") return "boolean";
+  if (typeof v === "number") return Number.isInteger(v) ? "integer" : Number.isFinite(v) ? "number" : undefined;
+  if (typeof v === "object" && v !== null) return Array.isArray(v) ? "array" : "object";
+  return undefined;
 }
 
 /** Does a value of type `actual` fit where `expected` is wanted (integer fits number; "any" fits all)? */

@@ -220,6 +220,11 @@ function uniqueDirs(cg: WorkloadCgroups): string[] {
   return [...new Set([cg.memory?.dir, cg.cpu?.dir].filter((d): d is string => d !== undefined))];
 }
 
+/** rmdir a cgroup if it is empty (no processes, no children); silently keeps it otherwise. */
+export function removeEmptyCgroup(dir: string): void {
+  removeDirQuietly(dir);
+}
+
 function removeDirQuietly(dir: string): void {
   try {
     fs.rmdirSync(dir);

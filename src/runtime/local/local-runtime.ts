@@ -28,6 +28,7 @@ import {
   createWorkloadCgroups,
   detectCgroups,
   oomKillCount,
+  removeEmptyCgroup,
   removeWorkloadCgroups,
   type CgroupSupport,
   type WorkloadCgroups,
@@ -270,7 +271,7 @@ export class LocalProcessRuntime implements WorkloadRuntime {
       };
       this.entries.set(spec.id, entry);
       this.persist(entry);
-      this.log.info({ workload: spec.id, command: spec.command }, "workload accepted");
+      this.log.info({ workload: spec.id, executable: spec.command[0] }, "workload accepted");
       this.emit(entry);
       this.queue.push(entry);
       this.schedule();
@@ -467,6 +468,8 @@ export class LocalProcessRuntime implements WorkloadRuntime {
       }
     }
     this.queue = [];
+    // The per-runtime parent cgroups go away when no workload cgroup is left in them (rmdir fails otherwise).
+    for (const ref of [this.cgroupSupport?.memory, this.cgroupSupport?.cpu]) if (ref) removeEmptyCgroup(ref.dir);
     this.events.emit("closed");
     return Promise.resolve();
   }

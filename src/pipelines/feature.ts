@@ -1,0 +1,63 @@
+/** The pipelines feature: kinds, migrations, controllers and routes. */
+import { join } from "node:path";
+import type { Principal } from "../auth/principal.ts";
+import type { FeatureModule } from "../server/feature.ts";
+import { InvalidInputError } from "../platform/errors.ts";
+import type { Manifest, Resource } from "../resources/model.ts";
+import { PipelineKind, PipelineRunKind, PipelineScheduleKind, RUN_FINALIZER, type PipelineRunSpec } from "./kinds.ts";
+import { pipelineRoutes } from "./routes.ts";
+import { StepCache, stepCacheMigrations } from "./run/cache.ts";
+import { PipelineRunController } from "./run/controller.ts";
+import { StepExecutor } from "./run/executor.ts";
+import { ScheduleController } from "./schedule/controller.ts";
+import { PipelineService } from "./service.ts";
+
+export function pipelinesFeature(): FeatureModule {
+  let service: PipelineService | undefined;
+  return {
+  name: "pipelines",
+  kinds: [PipelineKind, PipelineRunKind, PipelineScheduleKind],
+  migrations: stepCacheMigrations,
+  controllers(ctx) {
+    ctx.resources.addHook({
+      kind: "PipelineRun",
+      admit(_principal: Principal, manifest: Manifest, existing: Resource | undefined) {
+        if (!existing) return manifest;
+        // What a run executes is fixed once created; only cancel and retry may change.
+        const before = existing.spec as PipelineRunSpec;
+        const after = manifest.spec as PipelineRunSpec;
+        for (const field of ["pipelineRef", "pipelineSpec", "params", "cache", "timeoutSeconds"] as const) {
+          if (JSON.stringify(before[field]) !== JSON.stringify(after[field])) {
+            throw InvalidInputError.field(`spec.${field}`, "cannot change after the run was created (only spec.cancel and spec.retry can)");
+          }
+        }
+        return manifest;
+      },
+      finalizers: () => [RUN_FINALIZER],
+    });
+    const executor = new StepExecutor({
+      artifacts: ctx.artifacts,
+      runtime: ctx.runtime,
+      runsDir: join(ctx.config.dataDir, "pipeline-runs"),
+      maxArtifactBytes: ctx.config.artifactMaxBytes,
+      stepEnv: () => ({ FORJA_URL: ctx.publicUrl() }),
+    });
+    const cache = new StepCache(ctx.database);
+    service = new PipelineService(ctx.repo, ctx.authz, ctx.runtime);
+    return [
+      new PipelineRunController({
+        repo: ctx.repo,
+        runtime: ctx.runtime,
+        executor,
+        cache,
+        logger: ctx.logger.child({ component: "pipelineruns" }),
+        metrics: ctx.metrics,
+      }),
+      new ScheduleController({ repo: ctx.repo, pipelines: service, logger: ctx.logger.child({ component: "schedules" }) }),
+    ];
+  },
+  routes(ctx) {
+    return pipelineRoutes(service ?? new PipelineService(ctx.repo, ctx.authz, ctx.runtime));
+  },
+  };
+}

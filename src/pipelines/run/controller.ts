@@ -1,0 +1,653 @@
+/**
+ * The PipelineRun controller: drives a run from its recorded status, idempotently.
+ * Every decision is derived from the stored status and the runtime's view of the run's
+ * workloads, whose ids are deterministic per (run, node, attempt) — so after a crash at
+ * any point the next reconcile re-derives the same decisions, and a step is never started
+ * twice except as a new attempt its retry policy allows.
+ */
+import type { Logger } from "pino";
+import { Counter, Histogram, type Registry } from "prom-client";
+import type { Controller, ReconcileResult } from "../../controllers/manager.ts";
+import { errorMessage, isForjaError } from "../../platform/errors.ts";
+import type { Resource, ResourceRef } from "../../resources/model.ts";
+import type { ResourceRepository } from "../../resources/repository.ts";
+import type { WorkloadRuntime, WorkloadStatus } from "../../runtime/port.ts";
+import { isTerminal as isWorkloadTerminal } from "../../runtime/port.ts";
+import {
+  evaluateWhen,
+  expandForEach,
+  nodeId as makeNodeId,
+  resolveParams,
+  resolveStep,
+  retryDelaySeconds,
+  stepCacheKey,
+  validatePipeline,
+  type PipelineSpec,
+  type ResolvedStep,
+  type RunInfo,
+  type StepState,
+  type TemplateContext,
+  type ValidatedPipeline,
+  type ValidatedStep,
+} from "../spec/index.ts";
+import { RUN_FINALIZER, type Attempt, type NodeStatus, type PipelineRunSpec, type PipelineRunStatus, type RunPhase } from "../kinds.ts";
+import type { StepCache } from "./cache.ts";
+import { RUN_LABELS, type RunIdentity, type StepExecutor } from "./executor.ts";
+import { aggregatePhase, finalOutcome, isNodeTerminal, isRunTerminal, mainOutcome, workloadId } from "./state.ts";
+
+export interface RunControllerDeps {
+  readonly repo: ResourceRepository;
+  readonly runtime: WorkloadRuntime;
+  readonly executor: StepExecutor;
+  readonly cache: StepCache;
+  readonly logger: Logger;
+  readonly metrics: Registry;
+  /** Secret values for `{secret, key}` env refs in a project. */
+  readonly secrets?: (project: string, name: string, key: string) => Promise<string | undefined>;
+  readonly now?: () => Date;
+}
+
+/** Paths used to compute cache keys: stable across runs, unlike the real per-attempt directories. */
+const CANONICAL_DIRS = { inputsDir: "/forja/inputs", outputsDir: "/forja/outputs" };
+const SAFETY_REQUEUE_MS = 10_000;
+
+type Outcome = "Succeeded" | "Failed" | "Skipped" | "Cancelled";
+
+/** Mutable working state of one reconcile. */
+interface Work {
+  readonly run: Resource<PipelineRunSpec, PipelineRunStatus>;
+  readonly id: RunIdentity;
+  readonly pipeline: ValidatedPipeline;
+  readonly status: PipelineRunStatus;
+  readonly now: Date;
+  /** Cancelling the main steps (user cancel or run timeout). */
+  stopping: boolean;
+  timedOut: boolean;
+  /** Earliest time something must be looked at again. */
+  wakeAt?: number;
+  finishedNodes: { node: string; phase: Outcome; cached: boolean; seconds?: number }[];
+}
+
+export class PipelineRunController implements Controller {
+  readonly name = "pipelineruns";
+  readonly kind = "PipelineRun";
+  readonly workers = 2;
+  readonly resyncSeconds = 30;
+  private readonly validated = new Map<string, ValidatedPipeline>();
+  private unsubscribe: (() => void) | undefined;
+  private readonly now: () => Date;
+  private readonly m;
+
+  constructor(private readonly d: RunControllerDeps) {
+    this.now = d.now ?? (() => new Date());
+    this.m = {
+      runs: new Counter({
+        name: "forja_pipeline_runs_total",
+        help: "Pipeline runs that ended, by phase.",
+        labelNames: ["project", "pipeline", "phase"],
+        registers: [d.metrics],
+      }),
+      runSeconds: new Histogram({
+        name: "forja_pipeline_run_duration_seconds",
+        help: "Duration of ended pipeline runs.",
+        labelNames: ["project", "pipeline", "phase"],
+        buckets: [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600],
+        registers: [d.metrics],
+      }),
+      steps: new Counter({
+        name: "forja_pipeline_steps_total",
+        help: "Pipeline step executions that ended, by phase and whether they were cache hits.",
+        labelNames: ["project", "phase", "cached"],
+        registers: [d.metrics],
+      }),
+      stepSeconds: new Histogram({
+        name: "forja_pipeline_step_duration_seconds",
+        help: "Duration of executed (not cached) pipeline steps.",
+        labelNames: ["project", "phase"],
+        buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600],
+        registers: [d.metrics],
+      }),
+    };
+  }
+
+  async start(enqueue: (ref: ResourceRef) => void): Promise<void> {
+    this.unsubscribe = this.d.runtime.onChange((w) => {
+      const project = w.labels[RUN_LABELS.project];
+      const name = w.labels[RUN_LABELS.run];
+      if (project && name) enqueue({ kind: "PipelineRun", project, name });
+    });
+    return Promise.resolve();
+  }
+
+  stop(): Promise<void> {
+    this.unsubscribe?.();
+    return Promise.resolve();
+  }
+
+  async reconcile(ref: ResourceRef): Promise<ReconcileResult | void> {
+    const run = (await this.d.repo.get(ref)) as Resource<PipelineRunSpec, PipelineRunStatus> | undefined;
+    if (!run) {
+      return;
+    }
+    if (run.metadata.deletionTimestamp) return this.finalize(run);
+    if (run.status.phase === "Pending") return this.initialize(run);
+
+    const status: PipelineRunStatus = structuredClone(run.status);
+    const spec = run.spec;
+    if (isRunTerminal(status.phase)) {
+      if (spec.retry <= (status.observedRetry ?? 0)) return;
+      if (status.phase === "Succeeded") {
+        status.observedRetry = spec.retry;
+        await this.write(run, status);
+        return;
+      }
+      this.resetForRetry(status, spec.retry);
+    }
+
+    const pipeline = this.pipelineOf(run, status);
+    const work: Work = {
+      run,
+      id: { uid: run.metadata.uid, name: run.metadata.name, project: run.metadata.project ?? "" },
+      pipeline,
+      status,
+      now: this.now(),
+      stopping: false,
+      timedOut: false,
+      finishedNodes: [],
+    };
+
+    await this.observe(work);
+    await this.applyCancelAndTimeout(work);
+    await this.schedule(work);
+    this.complete(work);
+
+    status.progress = progress(status);
+    const changed = JSON.stringify(status) !== JSON.stringify(run.status);
+    if (changed) await this.write(run, status);
+    this.record(work);
+    if (isRunTerminal(status.phase)) {
+      this.validated.delete(run.metadata.uid);
+      return;
+    }
+    const running = Object.values(status.nodes).some((n) => n.phase === "Running");
+    const delays = [running ? SAFETY_REQUEUE_MS : Infinity, work.wakeAt !== undefined ? Math.max(0, work.wakeAt - work.now.getTime()) : Infinity];
+    const next = Math.min(...delays);
+    return Number.isFinite(next) ? { requeueAfterMs: next } : undefined;
+  }
+
+  // ---- lifecycle ---------------------------------------------------------------------------
+
+  private async initialize(run: Resource<PipelineRunSpec, PipelineRunStatus>): Promise<ReconcileResult | void> {
+    const project = run.metadata.project ?? "";
+    const now = this.now().toISOString();
+    const fail = async (reason: string, message: string) => {
+      await this.write(run, { ...run.status, phase: "Failed", reason, message, finishedAt: now, nodes: {} });
+      this.m.runs.inc({ project, pipeline: run.spec.pipelineRef?.name ?? "", phase: "Failed" });
+    };
+    let spec: PipelineSpec;
+    let pipelineInfo: PipelineRunStatus["pipeline"];
+    if (run.spec.pipelineRef) {
+      const p = await this.d.repo.get({ kind: "Pipeline", project, name: run.spec.pipelineRef.name });
+      if (!p) return fail("PipelineNotFound", `pipeline "${run.spec.pipelineRef.name}" does not exist in project "${project}"`);
+      spec = p.spec as PipelineSpec;
+      pipelineInfo = { name: p.metadata.name, generation: p.metadata.generation };
+    } else if (run.spec.pipelineSpec) {
+      spec = run.spec.pipelineSpec;
+      pipelineInfo = {};
+    } else return fail("InvalidSpec", "set exactly one of pipelineRef and pipelineSpec");
+
+    let pipeline: ValidatedPipeline;
+    let params: Record<string, unknown>;
+    try {
+      pipeline = validatePipeline(spec);
+      params = resolveParams(pipeline, run.spec.params, { fieldPrefix: "spec.params" });
+    } catch (e) {
+      return fail(isForjaError(e) && e.details.some((d) => d.path.startsWith("spec.params")) ? "InvalidParams" : "InvalidPipeline", errorMessage(e));
+    }
+    const nodes: Record<string, NodeStatus> = {};
+    for (const s of pipeline.steps) nodes[s.name] = { step: s.name, phase: "Pending" };
+    for (const s of pipeline.finally) nodes[s.name] = { step: s.name, phase: "Pending", finally: true };
+    const status: PipelineRunStatus = {
+      phase: "Running",
+      pipeline: pipelineInfo,
+      resolvedSpec: spec,
+      params,
+      startedAt: now,
+      observedRetry: run.spec.retry,
+      nodes,
+    };
+    status.progress = progress(status);
+    this.validated.set(run.metadata.uid, pipeline);
+    await this.write(run, status);
+    // The write's change event brings us back to start the first steps.
+  }
+
+  private resetForRetry(status: PipelineRunStatus, retry: number): void {
+    const resettable = (p: string) => p === "Failed" || p === "Cancelled" || p === "Skipped";
+    for (const n of Object.values(status.nodes)) {
+      if (n.finally || resettable(n.phase)) {
+        n.phase = "Pending";
+        delete n.finishedAt;
+        delete n.reason;
+        delete n.message;
+        delete n.nextAttemptAt;
+        if (n.iterations !== undefined && n.index === undefined) n.phase = "Running";
+      }
+    }
+    status.phase = "Running";
+    status.observedRetry = retry;
+    status.runningSince = this.now().toISOString();
+    delete status.finishedAt;
+    delete status.reason;
+    delete status.message;
+    delete status.cancelRequestedAt;
+  }
+
+  private async finalize(run: Resource<PipelineRunSpec, PipelineRunStatus>): Promise<ReconcileResult | void> {
+    const workloads = await this.d.runtime.list({ [RUN_LABELS.runUid]: run.metadata.uid });
+    const active = workloads.filter((w) => !isWorkloadTerminal(w.phase));
+    if (active.length) {
+      await Promise.all(active.map((w) => this.d.runtime.cancel(w.id)));
+      return { requeueAfterMs: 250 };
+    }
+    for (const w of workloads) await this.d.runtime.remove(w.id).catch(() => undefined);
+    await this.d.executor.cleanup(run.metadata.uid);
+    this.validated.delete(run.metadata.uid);
+    const finalizers = (run.metadata.finalizers ?? []).filter((f) => f !== RUN_FINALIZER);
+    await this.d.repo.update({ kind: "PipelineRun", project: run.metadata.project ?? "", name: run.metadata.name }, { finalizers });
+  }
+
+  // ---- one reconcile -----------------------------------------------------------------------
+
+  /** Running attempts whose workloads ended: record the attempt, collect outputs, retry or settle. */
+  private async observe(w: Work): Promise<void> {
+    for (const [id, node] of Object.entries(w.status.nodes)) {
+      if (node.phase !== "Running" || node.iterations !== undefined) continue;
+      const attempt = node.attempts?.[node.attempts.length - 1];
+      if (!attempt) continue;
+      const ws = await this.d.runtime.get(attempt.workload);
+      if (ws && !isWorkloadTerminal(ws.phase)) {
+        if (ws.startedAt && !attempt.startedAt) attempt.startedAt = ws.startedAt;
+        continue;
+      }
+      await this.settleAttempt(w, id, node, attempt, ws);
+    }
+  }
+
+  private async settleAttempt(w: Work, id: string, node: NodeStatus, attempt: Attempt, ws: WorkloadStatus | undefined): Promise<void> {
+    const step = w.pipeline.byName[node.step];
+    if (!step) return;
+    attempt.finishedAt = ws?.finishedAt ?? w.now.toISOString();
+    if (ws?.startedAt) attempt.startedAt = ws.startedAt;
+    if (ws?.exitCode !== undefined) attempt.exitCode = ws.exitCode;
+    attempt.reason = ws?.reason ?? "Lost";
+    if (ws?.message) attempt.message = ws.message;
+    if (!ws) attempt.message = "the workload is unknown to the runtime";
+
+    if (ws?.phase === "Succeeded") {
+      const collected = await this.d.executor.collect(w.id.uid, attempt.workload, step);
+      if (collected.ok) {
+        node.outputs = collected.outputs;
+        this.settle(w, id, node, "Succeeded");
+        if (node.cacheKey && w.run.spec.cache !== undefined) {
+          await this.d.cache.record(w.id.project, node.cacheKey, { outputs: collected.outputs, run: w.id.name, node: id });
+        }
+        return;
+      }
+      attempt.reason = collected.reason;
+      attempt.message = collected.message;
+    }
+    if (ws?.phase === "Cancelled" || w.stopping || (w.run.spec.cancel && !node.finally)) {
+      this.settle(w, id, node, "Cancelled", attempt.reason, attempt.message);
+      return;
+    }
+    const attempts = node.attempts?.length ?? 1;
+    if (attempts <= step.retries.limit) {
+      const delay = retryDelaySeconds(step.retries, attempts);
+      node.phase = "Retrying";
+      node.nextAttemptAt = new Date(w.now.getTime() + delay * 1000).toISOString();
+      node.reason = attempt.reason;
+      node.message = `attempt ${attempts} failed (${describeAttempt(attempt)}); retrying in ${delay}s`;
+      this.wake(w, Date.parse(node.nextAttemptAt));
+      return;
+    }
+    this.settle(w, id, node, "Failed", attempt.reason, describeAttempt(attempt));
+  }
+
+  private async applyCancelAndTimeout(w: Work): Promise<void> {
+    const { status, run } = w;
+    if (run.spec.cancel) {
+      w.stopping = true;
+      status.cancelRequestedAt ??= w.now.toISOString();
+    }
+    const timeout = run.spec.timeoutSeconds ?? w.pipeline.timeoutSeconds;
+    const mainDone = w.pipeline.steps.every((s) => isNodeTerminal(status.nodes[s.name]?.phase ?? "Pending"));
+    if (timeout !== undefined && !mainDone) {
+      const since = Date.parse(status.runningSince ?? status.startedAt ?? w.now.toISOString());
+      const deadline = since + timeout * 1000;
+      if (w.now.getTime() >= deadline) {
+        w.stopping = true;
+        w.timedOut = true;
+        status.reason = "RunTimeout";
+        status.message = `the run exceeded its timeout of ${timeout}s`;
+      } else this.wake(w, deadline);
+    }
+    if (!w.stopping) return;
+    for (const [id, node] of Object.entries(status.nodes)) {
+      if (node.finally) continue;
+      if (node.phase === "Running" && node.iterations === undefined) {
+        const attempt = node.attempts?.[node.attempts.length - 1];
+        if (attempt) await this.d.runtime.cancel(attempt.workload);
+      } else if (node.phase === "Pending" || node.phase === "Retrying") {
+        if (node.iterations === undefined) this.settle(w, id, node, "Cancelled", w.timedOut ? "RunTimeout" : "Cancelled", w.timedOut ? "the run timed out" : "the run was cancelled");
+      }
+    }
+  }
+
+  /** Starts whatever is ready, repeatedly, until nothing more can move in this reconcile. */
+  private async schedule(w: Work): Promise<void> {
+    for (let round = 0; round < 10_000; round++) {
+      let moved = false;
+      for (const step of w.pipeline.steps) moved = (await this.advance(w, step)) || moved;
+      const mainDone = w.pipeline.steps.every((s) => isNodeTerminal(w.status.nodes[s.name]?.phase ?? "Pending"));
+      if (mainDone) for (const step of w.pipeline.finally) moved = (await this.advance(w, step)) || moved;
+      if (!moved) return;
+    }
+  }
+
+  /** Moves one step (and its iterations) forward; true if anything changed. */
+  private async advance(w: Work, step: ValidatedStep): Promise<boolean> {
+    const node = w.status.nodes[step.name];
+    if (!node || isNodeTerminal(node.phase)) return false;
+    const isMain = step.phase === "main";
+
+    if (!step.forEach) {
+      if (node.phase === "Running") return false;
+      if (node.phase === "Retrying") return this.retryIfDue(w, step, step.name, node);
+      const gate = this.gate(w, step);
+      if (gate === "wait") return false;
+      if (gate !== "go") {
+        this.settle(w, step.name, node, gate.phase, gate.reason, gate.message);
+        return true;
+      }
+      if (isMain && w.stopping) {
+        this.settle(w, step.name, node, "Cancelled", "Cancelled", "the run was cancelled");
+        return true;
+      }
+      await this.startNode(w, step, step.name, node);
+      return true;
+    }
+
+    // forEach: expand once, then run iterations within the parallelism limit.
+    let moved = false;
+    if (node.iterations === undefined) {
+      const gate = this.gate(w, step);
+      if (gate === "wait") return false;
+      if (gate !== "go") {
+        this.settle(w, step.name, node, gate.phase, gate.reason, gate.message);
+        return true;
+      }
+      if (isMain && w.stopping) {
+        this.settle(w, step.name, node, "Cancelled", "Cancelled", "the run was cancelled");
+        return true;
+      }
+      let items;
+      try {
+        items = expandForEach(step, this.templateContext(w, step));
+      } catch (e) {
+        this.settle(w, step.name, node, "Failed", "InvalidInput", errorMessage(e));
+        return true;
+      }
+      node.iterations = items.length;
+      node.phase = "Running";
+      node.startedAt = w.now.toISOString();
+      for (const it of items) w.status.nodes[it.nodeId] = { step: step.name, index: it.index, item: it.item, ...(step.phase === "finally" ? { finally: true } : {}), phase: "Pending" };
+      moved = true;
+    }
+    const ids = Array.from({ length: node.iterations }, (_, i) => makeNodeId(step.name, i));
+    const limit = step.forEach.parallelism ?? Infinity;
+    let active = ids.filter((id) => {
+      const p = w.status.nodes[id]?.phase;
+      return p === "Running" || p === "Retrying";
+    }).length;
+    for (const [i, id] of ids.entries()) {
+      const it = w.status.nodes[id];
+      if (!it || isNodeTerminal(it.phase) || it.phase === "Running") continue;
+      if (it.phase === "Retrying") {
+        moved = (await this.retryIfDue(w, step, id, it, { index: i, item: it.item })) || moved;
+        continue;
+      }
+      if (isMain && w.stopping) {
+        this.settle(w, id, it, "Cancelled", "Cancelled", "the run was cancelled");
+        moved = true;
+        continue;
+      }
+      if (active >= limit) break;
+      await this.startNode(w, step, id, it, { index: i, item: it.item });
+      if (w.status.nodes[id]?.phase === "Running") active++;
+      moved = true;
+    }
+    const phases = ids.map((id) => w.status.nodes[id]?.phase ?? "Pending");
+    const agg = aggregatePhase(phases);
+    if (isNodeTerminal(agg) && !isNodeTerminal(node.phase)) {
+      const failed = ids.filter((id) => w.status.nodes[id]?.phase === "Failed");
+      this.settle(w, step.name, node, agg as Outcome, agg === "Failed" ? "IterationFailed" : undefined, failed.length ? `${failed.length} of ${ids.length} iterations failed: ${failed.slice(0, 5).join(", ")}` : undefined, false);
+      moved = true;
+    }
+    return moved;
+  }
+
+  /** Whether a step's dependencies allow it to run: wait, go, or a terminal verdict. */
+  private gate(w: Work, step: ValidatedStep): "wait" | "go" | { phase: Outcome; reason: string; message: string } {
+    const nodes = w.status.nodes;
+    for (const dep of step.dependencies) if (!isNodeTerminal(nodes[dep]?.phase ?? "Pending")) return "wait";
+    for (const dep of step.requiresSuccess) {
+      const p = nodes[dep]?.phase;
+      if (p !== "Succeeded") return { phase: "Skipped", reason: "DependencyNotSucceeded", message: `dependency "${dep}" ${p === "Skipped" ? "was skipped" : `ended ${p ?? "?"}`}` };
+    }
+    if (step.when) {
+      try {
+        if (!evaluateWhen(step.when.ast, this.templateContext(w, step), `${step.path}.when`)) {
+          return { phase: "Skipped", reason: "ConditionFalse", message: `when: ${step.when.source} is false` };
+        }
+      } catch (e) {
+        return { phase: "Failed", reason: "InvalidInput", message: errorMessage(e) };
+      }
+    }
+    return "go";
+  }
+
+  private async retryIfDue(w: Work, step: ValidatedStep, id: string, node: NodeStatus, iteration?: { index: number; item: unknown }): Promise<boolean> {
+    if (step.phase === "main" && w.stopping) {
+      this.settle(w, id, node, "Cancelled", "Cancelled", "the run was cancelled");
+      return true;
+    }
+    const due = Date.parse(node.nextAttemptAt ?? "");
+    if (Number.isFinite(due) && due > w.now.getTime()) {
+      this.wake(w, due);
+      return false;
+    }
+    delete node.nextAttemptAt;
+    await this.startNode(w, step, id, node, iteration);
+    return true;
+  }
+
+  /** Resolve, consult the cache, and start the next attempt of a node. */
+  private async startNode(w: Work, step: ValidatedStep, id: string, node: NodeStatus, iteration?: { index: number; item: unknown }): Promise<void> {
+    const n = (node.attempts?.length ?? 0) + 1;
+    const wid = workloadId(w.id.uid, id, n);
+    const dirs = this.d.executor.dirs(w.id.uid, wid);
+    const ctx = this.templateContext(w, step);
+    let resolved: ResolvedStep;
+    let key: string | undefined;
+    // Finally steps (notifications, cleanup) are side effects: cached only when the step says cache: true.
+    const cacheable = step.cache && (step.phase === "main" || step.spec.cache === true);
+    try {
+      resolved = resolveStep(step, { ...ctx, inputsDir: dirs.inputs, outputsDir: dirs.outputs }, iteration);
+      if (cacheable && w.run.spec.cache && n === 1) {
+        key = stepCacheKey(resolveStep(step, { ...ctx, ...CANONICAL_DIRS }, iteration));
+      }
+    } catch (e) {
+      this.settle(w, id, node, "Failed", "InvalidInput", errorMessage(e));
+      return;
+    }
+    if (key) {
+      node.cacheKey = key;
+      const hit = await this.d.cache.lookup(w.id.project, key);
+      if (hit && (await this.d.executor.outputsExist(hit.outputs))) {
+        node.outputs = hit.outputs;
+        node.cachedFrom = { run: hit.run, node: hit.node };
+        node.startedAt = w.now.toISOString();
+        this.settle(w, id, node, "Succeeded", "CacheHit", `outputs reused from ${hit.run}/${hit.node}`, true);
+        return;
+      }
+    } else if (cacheable && n === 1) {
+      // Recorded for later runs even when this run does not read the cache.
+      try {
+        node.cacheKey = stepCacheKey(resolveStep(step, { ...ctx, ...CANONICAL_DIRS }, iteration));
+      } catch {
+        /* resolution already succeeded above with real dirs; canonical cannot fail differently */
+      }
+    }
+    let secretValues: Record<string, string>;
+    try {
+      secretValues = await this.secretValues(w.id.project, resolved);
+      const ws = await this.d.executor.start(w.id, resolved, wid, secretValues);
+      node.attempts = [...(node.attempts ?? []), { n, workload: wid, ...(ws.startedAt ? { startedAt: ws.startedAt } : {}) }];
+      node.phase = "Running";
+      node.startedAt ??= w.now.toISOString();
+      delete node.reason;
+      delete node.message;
+      if (isWorkloadTerminal(ws.phase)) {
+        const attempt = node.attempts[node.attempts.length - 1]!;
+        await this.settleAttempt(w, id, node, attempt, ws);
+      }
+    } catch (e) {
+      this.settle(w, id, node, "Failed", "StartError", errorMessage(e));
+    }
+  }
+
+  private async secretValues(project: string, step: ResolvedStep): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    for (const [env, ref] of Object.entries(step.secretEnv)) {
+      const value = await this.d.secrets?.(project, ref.secret, ref.key);
+      if (value === undefined) throw new Error(`env ${env}: secret "${ref.secret}" has no key "${ref.key}" in project "${project}"`);
+      out[env] = value;
+    }
+    return out;
+  }
+
+  /** When every node has ended: the run's outcome. */
+  private complete(w: Work): void {
+    const { status, pipeline } = w;
+    const main = pipeline.steps.map((s) => status.nodes[s.name]).filter((n): n is NodeStatus => !!n);
+    if (!main.every((n) => isNodeTerminal(n.phase))) return;
+    const fin = pipeline.finally.map((s) => status.nodes[s.name]).filter((n): n is NodeStatus => !!n);
+    if (!fin.every((n) => isNodeTerminal(n.phase))) return;
+    const outcome = mainOutcome(main, w.run.spec.cancel, w.timedOut || status.reason === "RunTimeout");
+    const phase: RunPhase = finalOutcome(outcome, fin);
+    status.phase = phase;
+    status.finishedAt = w.now.toISOString();
+    if (phase === "Failed" && status.reason !== "RunTimeout") {
+      const failed = [...main, ...fin].filter((n) => n.phase === "Failed");
+      const first = failed[0];
+      status.reason = "StepFailed";
+      status.message = first ? `step ${first.step} failed: ${first.message ?? first.reason ?? "error"}` : "a step failed";
+    } else if (phase === "Cancelled") {
+      status.reason = "Cancelled";
+      status.message = "the run was cancelled";
+    } else if (phase === "Succeeded") {
+      delete status.reason;
+      delete status.message;
+    }
+  }
+
+  // ---- helpers -----------------------------------------------------------------------------
+
+  private settle(w: Work, id: string, node: NodeStatus, phase: Outcome, reason?: string, message?: string, cached = false): void {
+    node.phase = phase;
+    node.finishedAt = w.now.toISOString();
+    delete node.nextAttemptAt;
+    if (reason !== undefined) node.reason = reason;
+    else delete node.reason;
+    if (message !== undefined) node.message = message;
+    else delete node.message;
+    if (node.iterations === undefined) {
+      const started = node.startedAt ? Date.parse(node.startedAt) : undefined;
+      w.finishedNodes.push({ node: id, phase, cached, ...(started !== undefined ? { seconds: (w.now.getTime() - started) / 1000 } : {}) });
+    }
+  }
+
+  private wake(w: Work, at: number): void {
+    w.wakeAt = w.wakeAt === undefined ? at : Math.min(w.wakeAt, at);
+  }
+
+  private templateContext(w: Work, step: ValidatedStep): TemplateContext {
+    const steps: Record<string, StepState> = {};
+    for (const s of [...w.pipeline.steps, ...w.pipeline.finally]) {
+      const node = w.status.nodes[s.name];
+      if (!node) continue;
+      const status = isNodeTerminal(node.phase) ? (node.phase as Outcome) : undefined;
+      if (s.forEach && node.iterations !== undefined) {
+        const iterations = Array.from({ length: node.iterations }, (_, i) => {
+          const it = w.status.nodes[makeNodeId(s.name, i)];
+          const st = it && isNodeTerminal(it.phase) ? (it.phase as Outcome) : undefined;
+          return { ...(st ? { status: st } : {}), ...(it?.outputs ? { outputs: it.outputs as StepState["outputs"] & object } : {}) };
+        });
+        steps[s.name] = { ...(status ? { status } : {}), iterations };
+      } else {
+        steps[s.name] = { ...(status ? { status } : {}), ...(node.outputs ? { outputs: node.outputs as StepState["outputs"] & object } : {}) };
+      }
+    }
+    const run: RunInfo = { id: w.id.uid, name: w.id.name, project: w.id.project };
+    if (step.phase === "finally") {
+      const main = w.pipeline.steps.map((s) => w.status.nodes[s.name]).filter((n): n is NodeStatus => !!n);
+      const outcome = mainOutcome(main, w.run.spec.cancel, w.timedOut || w.status.reason === "RunTimeout");
+      Object.assign(run, { status: outcome, failedSteps: main.filter((n) => n.phase === "Failed").map((n) => n.step) });
+    }
+    return { params: w.status.params ?? {}, run, steps };
+  }
+
+  private pipelineOf(run: Resource<PipelineRunSpec, PipelineRunStatus>, status: PipelineRunStatus): ValidatedPipeline {
+    let p = this.validated.get(run.metadata.uid);
+    if (!p) {
+      p = validatePipeline(status.resolvedSpec);
+      this.validated.set(run.metadata.uid, p);
+      if (this.validated.size > 500) this.validated.delete(this.validated.keys().next().value as string);
+    }
+    return p;
+  }
+
+  private async write(run: Resource<PipelineRunSpec, PipelineRunStatus>, status: PipelineRunStatus): Promise<void> {
+    await this.d.repo.update({ kind: "PipelineRun", project: run.metadata.project ?? "", name: run.metadata.name }, { status }, run.metadata.resourceVersion);
+  }
+
+  private record(w: Work): void {
+    const project = w.id.project;
+    for (const f of w.finishedNodes) {
+      this.m.steps.inc({ project, phase: f.phase, cached: String(f.cached) });
+      if (!f.cached && f.seconds !== undefined && (f.phase === "Succeeded" || f.phase === "Failed")) this.m.stepSeconds.observe({ project, phase: f.phase }, f.seconds);
+    }
+    if (isRunTerminal(w.status.phase) && w.status.phase !== w.run.status.phase) {
+      const labels = { project, pipeline: w.status.pipeline?.name ?? "", phase: w.status.phase };
+      this.m.runs.inc(labels);
+      const started = Date.parse(w.status.startedAt ?? "");
+      if (Number.isFinite(started)) this.m.runSeconds.observe(labels, (w.now.getTime() - started) / 1000);
+      this.d.logger.info({ run: `${project}/${w.id.name}`, phase: w.status.phase, reason: w.status.reason }, "pipeline run ended");
+    }
+  }
+}
+
+function describeAttempt(a: Attempt): string {
+  const parts: string[] = [];
+  if (a.reason === "Error" && a.exitCode !== undefined) parts.push(`exit code ${a.exitCode}`);
+  else if (a.reason) parts.push(a.reason === "Timeout" ? "timed out" : a.reason);
+  if (a.message && !(a.reason === "Error" && /exit/i.test(a.message))) parts.push(a.message);
+  return parts.join(": ") || "failed";
+}
+
+function progress(status: PipelineRunStatus): string {
+  const leaves = Object.values(status.nodes).filter((n) => n.iterations === undefined);
+  const done = leaves.filter((n) => isNodeTerminal(n.phase)).length;
+  return `${done}/${leaves.length}`;
+}
