@@ -1,14 +1,17 @@
 /**
  * Orchestration overhead of LocalProcessRuntime versus spawning the same processes directly.
  *
- *   npx tsx bench/runtime-spawn.ts [N]        (default N=200)
+ *   npx tsx bench/runtime-spawn.ts [N=200] [ROUNDS=3]
  *
  * - sequential: N workloads of /bin/true, one after the other (start, wait for the end, next).
- * - fan-out:    N workloads of /bin/true started at once with maxConcurrent=2 (raw floor: a pool of
- *               2 direct spawns).
- * - limits:     sequential again, with memory + cpu limits (cgroups when available, else prlimit).
+ *   Direct and runtime runs are interleaved one by one, so that load from other processes on
+ *   the machine hits both alike.
+ * - fan-out:    N workloads of /bin/true submitted at once to a runtime with maxConcurrent=2;
+ *   the raw floor is a pool of 2 direct spawns. Direct and runtime rounds alternate.
+ * - limits:     sequential again, with memory + cpu limits (cgroups when available, else RLIMIT_AS).
  *
- * Prints wall-clock ms per workload for both, the overhead, and server (this process's) CPU per workload.
+ * Prints, per workload, the median over ROUNDS of: wall-clock ms (direct, runtime, overhead,
+ * ratio) and the CPU time of this (server) process.
  */
 import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -18,14 +21,15 @@ import { isTerminal, type WorkloadSpec, type WorkloadStatus } from "../src/runti
 import { LocalProcessRuntime } from "../src/runtime/local/local-runtime.ts";
 
 const N = Number(process.argv[2] ?? 200);
+const ROUNDS = Number(process.argv[3] ?? 3);
 const WARMUP = 10;
 
 interface Sample {
-  readonly wallMs: number;
-  readonly cpuMs: number;
+  wallMs: number;
+  cpuMs: number;
 }
 
-async function measure(fn: () => Promise<void>): Promise<Sample> {
+async function measure(fn: () => Promise<unknown>): Promise<Sample> {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await fn();
@@ -34,16 +38,23 @@ async function measure(fn: () => Promise<void>): Promise<Sample> {
   return { wallMs, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
+function add(into: Sample, s: Sample): void {
+  into.wallMs += s.wallMs;
+  into.cpuMs += s.cpuMs;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
 function spawnTrue(): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const child = spawn("/bin/true", [], { stdio: "ignore" });
     child.once("error", reject);
     child.once("exit", () => resolve());
   });
-}
-
-async function directSequential(n: number): Promise<void> {
-  for (let i = 0; i < n; i++) await spawnTrue();
 }
 
 async function directPool(n: number, width: number): Promise<void> {
@@ -86,90 +97,97 @@ function spec(extra: Partial<WorkloadSpec> = {}): WorkloadSpec {
   return { id: `bench-${process.pid}-${++counter}`, command: ["/bin/true"], ...extra };
 }
 
-async function withRuntime(maxConcurrent: number | undefined, fn: (rt: LocalProcessRuntime, end: (id: string) => Promise<WorkloadStatus>) => Promise<void>): Promise<void> {
+async function withRuntime<T>(
+  maxConcurrent: number | undefined,
+  fn: (rt: LocalProcessRuntime, end: (id: string) => Promise<WorkloadStatus>) => Promise<T>,
+): Promise<T> {
   const rootDir = await mkdtemp(path.join(os.tmpdir(), "forja-bench-"));
   const rt = new LocalProcessRuntime({ rootDir, maxConcurrent });
   try {
-    await fn(rt, ends(rt));
+    const end = ends(rt);
+    for (let i = 0; i < WARMUP; i++) {
+      const s = spec();
+      await rt.start(s);
+      check(await end(s.id));
+    }
+    return await fn(rt, end);
   } finally {
     await rt.close();
     await rm(rootDir, { recursive: true, force: true });
   }
 }
 
-async function runtimeSequential(n: number, extra?: Partial<WorkloadSpec>): Promise<Sample> {
-  let sample: Sample | undefined;
-  await withRuntime(undefined, async (rt, end) => {
-    for (let i = 0; i < WARMUP; i++) {
+/** One round of N sequential steps, direct and runtime interleaved one by one. */
+async function sequentialRound(n: number, extra?: Partial<WorkloadSpec>): Promise<{ raw: Sample; rt: Sample }> {
+  return withRuntime(undefined, async (rt, end) => {
+    const raw: Sample = { wallMs: 0, cpuMs: 0 };
+    const viaRuntime: Sample = { wallMs: 0, cpuMs: 0 };
+    const step = async () => {
       const s = spec(extra);
       await rt.start(s);
       check(await end(s.id));
-    }
-    sample = await measure(async () => {
-      for (let i = 0; i < n; i++) {
-        const s = spec(extra);
-        await rt.start(s);
-        check(await end(s.id));
+    };
+    for (let i = 0; i < n; i++) {
+      if (i % 2 === 0) {
+        add(raw, await measure(spawnTrue));
+        add(viaRuntime, await measure(step));
+      } else {
+        add(viaRuntime, await measure(step));
+        add(raw, await measure(spawnTrue));
       }
-    });
+    }
+    return { raw, rt: viaRuntime };
   });
-  return sample!;
 }
 
-async function runtimeFanOut(n: number, width: number): Promise<Sample> {
-  let sample: Sample | undefined;
-  await withRuntime(width, async (rt, end) => {
-    for (let i = 0; i < WARMUP; i++) {
-      const s = spec();
-      await rt.start(s);
-      check(await end(s.id));
-    }
-    sample = await measure(async () => {
+/** One round of a fan-out of N with width 2: direct pool, then the runtime. */
+async function fanOutRound(n: number, width: number): Promise<{ raw: Sample; rt: Sample }> {
+  await directPool(WARMUP, width);
+  const raw = await measure(() => directPool(n, width));
+  const viaRuntime = await withRuntime(width, (rt, end) =>
+    measure(async () => {
       const specs = Array.from({ length: n }, () => spec());
       const done = specs.map((s) => end(s.id));
       for (const s of specs) await rt.start(s);
       for (const s of await Promise.all(done)) check(s);
-    });
-  });
-  return sample!;
+    }),
+  );
+  return { raw, rt: viaRuntime };
 }
 
-function row(label: string, raw: Sample, rt: Sample, n: number): string {
-  const per = (x: number) => (x / n).toFixed(2).padStart(7);
-  return [
-    label.padEnd(34),
-    `direct ${per(raw.wallMs)} ms`,
-    `runtime ${per(rt.wallMs)} ms`,
-    `overhead ${per(rt.wallMs - raw.wallMs)} ms`,
-    `ratio ${(rt.wallMs / raw.wallMs).toFixed(2)}x`,
-    `| server CPU direct ${per(raw.cpuMs)} ms, runtime ${per(rt.cpuMs)} ms`,
-  ].join("  ");
+function report(label: string, rounds: { raw: Sample; rt: Sample }[], n: number): void {
+  const per = (f: (r: { raw: Sample; rt: Sample }) => number) => median(rounds.map(f)) / n;
+  const rawWall = per((r) => r.raw.wallMs);
+  const rtWall = per((r) => r.rt.wallMs);
+  const over = per((r) => r.rt.wallMs - r.raw.wallMs);
+  const ratio = median(rounds.map((r) => r.rt.wallMs / r.raw.wallMs));
+  const f = (x: number) => x.toFixed(2).padStart(7);
+  console.log(
+    `${label.padEnd(40)} direct ${f(rawWall)} ms  runtime ${f(rtWall)} ms  overhead ${f(over)} ms  ratio ${ratio.toFixed(2)}x` +
+      `  | server CPU: direct ${f(per((r) => r.raw.cpuMs))} ms, runtime ${f(per((r) => r.rt.cpuMs))} ms`,
+  );
 }
 
 async function main(): Promise<void> {
-  console.log(`node ${process.version}, ${os.cpus().length} CPUs, N=${N} (per-workload figures)`);
-  await directSequential(WARMUP);
-  const rawSeq = await measure(() => directSequential(N));
-  const rtSeq = await runtimeSequential(N);
-  console.log(row("sequential /bin/true", rawSeq, rtSeq, N));
+  const load = os.loadavg()[0]!.toFixed(1);
+  console.log(`node ${process.version}, ${os.cpus().length} CPUs, load ${load}, N=${N}, median of ${ROUNDS} rounds, per-workload figures`);
 
-  await directPool(WARMUP, 2);
-  const rawPool = await measure(() => directPool(N, 2));
-  const rtPool = await runtimeFanOut(N, 2);
-  console.log(row("fan-out /bin/true, maxConcurrent=2", rawPool, rtPool, N));
+  const seq = [];
+  for (let r = 0; r < ROUNDS; r++) seq.push(await sequentialRound(N));
+  report("sequential /bin/true", seq, N);
 
+  const fan = [];
+  for (let r = 0; r < ROUNDS; r++) fan.push(await fanOutRound(N, 2));
+  report("fan-out /bin/true, maxConcurrent=2", fan, N);
+
+  const support = await withRuntime(undefined, (rt) => {
+    const l = rt.limitSupport();
+    return Promise.resolve(`memory=${l.memory}, cpu=${l.cpu}`);
+  });
   const limits = { resources: { limits: { memoryBytes: 256 * 1024 * 1024, cpu: 1 } } };
-  const support = await (async () => {
-    let s = "";
-    await withRuntime(undefined, (rt) => {
-      const l = rt.limitSupport();
-      s = `memory=${l.memory}, cpu=${l.cpu}`;
-      return Promise.resolve();
-    });
-    return s;
-  })();
-  const rtLim = await runtimeSequential(N, limits);
-  console.log(row(`sequential + limits (${support})`, rawSeq, rtLim, N));
+  const lim = [];
+  for (let r = 0; r < ROUNDS; r++) lim.push(await sequentialRound(N, limits));
+  report(`sequential + limits (${support})`, lim, N);
 }
 
 await main();

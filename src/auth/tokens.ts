@@ -128,7 +128,9 @@ export class TokenService {
     if (!row || row.revoked_at || (row.expires_at && Date.parse(row.expires_at) <= now.getTime())) throw fail();
     const user = await this.resources.get({ kind: "User", project: "", name: row.user_name });
     const spec = user?.spec as UserSpecView | undefined;
-    if (!spec || spec.disabled) throw fail();
+    if (!user || !spec || spec.disabled) throw fail();
+    // A token older than its user belongs to a deleted user of the same name: never revive it.
+    if (Date.parse(row.created_at) < Date.parse(user.metadata.createdAt)) throw fail();
     this.touch(row.id, now);
     return { kind: "user", name: row.user_name, admin: spec.admin === true, tokenId: row.id };
   }

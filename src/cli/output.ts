@@ -89,18 +89,24 @@ export function formatCell(value: unknown, format?: PrintColumn["format"]): stri
   if (value === undefined || value === null) return "";
   switch (format) {
     case "age":
-      return age(String(value));
+      return typeof value === "string" ? age(value) : text(value);
     case "duration":
-      return typeof value === "number" ? duration(value) : String(value);
+      return typeof value === "number" ? duration(value) : text(value);
     case "count":
-      return Array.isArray(value) ? String(value.length) : String(value);
+      return Array.isArray(value) ? String(value.length) : text(value);
     case "list":
-      return Array.isArray(value) ? value.join(",") : String(value);
+      return Array.isArray(value) ? value.map(text).join(",") : text(value);
     case undefined:
       break;
   }
-  if (typeof value === "object") return JSON.stringify(value);
-  return String(value as string | number | boolean);
+  return text(value);
+}
+
+/** A scalar as itself, anything else as JSON (never "[object Object]"). */
+function text(value: unknown): string {
+  if (typeof value === "string") return value;
+  if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") return String(value);
+  return JSON.stringify(value) ?? "";
 }
 
 export function table(header: string[], rows: string[][]): string {

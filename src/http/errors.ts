@@ -4,7 +4,7 @@
  * shape with the field named. Anything else is a 500 that is logged, never leaked.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
-import { ErrorCode, isForjaError, type FieldIssue } from "../platform/errors.ts";
+import { isForjaError, type ErrorCode, type FieldIssue } from "../platform/errors.ts";
 import { assertNever } from "../platform/errors.ts";
 import { ajvErrorsToIssues } from "../resources/validation.ts";
 import type { ErrorObject } from "ajv";
@@ -74,6 +74,7 @@ export function toErrorResponse(err: unknown, bodyLimit?: number): { status: num
       return { status: 400, body: { error: { code: "InvalidInput", message: "body: is empty but Content-Type is application/json", details: [{ path: "body", reason: "is empty" }] } } };
     case "FST_ERR_CTP_INVALID_JSON_BODY":
       return { status: 400, body: { error: { code: "InvalidInput", message: `body: is not valid JSON`, details: [{ path: "body", reason: "is not valid JSON" }] } } };
+    case undefined:
     default:
       break;
   }

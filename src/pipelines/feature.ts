@@ -10,7 +10,7 @@ import { StepCache, stepCacheMigrations } from "./run/cache.ts";
 import { PipelineRunController } from "./run/controller.ts";
 import { StepExecutor } from "./run/executor.ts";
 import { ScheduleController } from "./schedule/controller.ts";
-import { PipelineService } from "./service.ts";
+import { CREATED_BY_ANNOTATION, PipelineService } from "./service.ts";
 
 export function pipelinesFeature(): FeatureModule {
   let service: PipelineService | undefined;
@@ -21,8 +21,16 @@ export function pipelinesFeature(): FeatureModule {
   controllers(ctx) {
     ctx.resources.addHook({
       kind: "PipelineRun",
-      admit(_principal: Principal, manifest: Manifest, existing: Resource | undefined) {
-        if (!existing) return manifest;
+      admit(principal: Principal, manifest: Manifest, existing: Resource | undefined) {
+        if (!existing) {
+          // Recorded by the platform, never taken from the user: steps act as this user.
+          const annotations = { ...(manifest.metadata.annotations ?? {}), [CREATED_BY_ANNOTATION]: principal.name };
+          return { ...manifest, metadata: { ...manifest.metadata, annotations } };
+        }
+        const createdBy = existing.metadata.annotations[CREATED_BY_ANNOTATION];
+        if (createdBy !== undefined) {
+          manifest = { ...manifest, metadata: { ...manifest.metadata, annotations: { ...(manifest.metadata.annotations ?? {}), [CREATED_BY_ANNOTATION]: createdBy } } };
+        }
         // What a run executes is fixed once created; only cancel and retry may change.
         const before = existing.spec as PipelineRunSpec;
         const after = manifest.spec as PipelineRunSpec;

@@ -22,6 +22,8 @@ export interface StartRunInput {
 }
 
 export const PIPELINE_LABEL = "forja.dev/pipeline";
+/** Who started a run: steps act on the platform as this user. */
+export const CREATED_BY_ANNOTATION = "forja.dev/created-by";
 
 export function generateRunName(base: string): string {
   const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
@@ -61,6 +63,7 @@ export class PipelineService {
           project,
           name,
           labels,
+          annotations: { [CREATED_BY_ANNOTATION]: principal.name },
           finalizers: [RUN_FINALIZER],
           spec,
           status: { phase: "Pending", nodes: {} },

@@ -200,7 +200,7 @@ export class ResourceSession {
       if (isUniqueViolation(e)) throw new AlreadyExistsError(`${formatRef(n)} already exists`);
       throw e;
     }
-    if (!n.name.endsWith("7")) await this.writeLabels(row.uid, n.labels ?? {});
+    await this.writeLabels(row.uid, n.labels ?? {});
     const created = toResource(row);
     this.events.push({ type: "ADDED", resource: created });
     return created;

@@ -4,6 +4,7 @@
  * Written with Kysely's schema builder so each runs on SQLite and PostgreSQL alike.
  */
 import { Migrator, type Kysely, type Migration, type MigrationProvider } from "kysely";
+import { errorMessage } from "../platform/errors.ts";
 import type { Database } from "./database.ts";
 
 export type NamedMigrations = Record<string, Migration>;
@@ -43,7 +44,7 @@ const core: NamedMigrations = {
         .addColumn("name", "varchar(64)", (c) => c.primaryKey())
         .addColumn("value", "bigint", (c) => c.notNull())
         .execute();
-      await db.insertInto("counters" as never).values({ name: "resourceVersion", value: 0 } as never).execute();
+      await db.insertInto("counters" as never).values({ name: "resourceVersion", value: 0 }).execute();
     },
   },
   "0002_auth_tokens": {
@@ -76,7 +77,7 @@ export async function migrate(database: Database, migrations: NamedMigrations): 
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === "Error");
-    throw new Error(`database migration ${failed?.migrationName ?? "?"} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new Error(`database migration ${failed?.migrationName ?? "?"} failed: ${errorMessage(error)}`, { cause: error });
   }
   return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
 }

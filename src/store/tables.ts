@@ -57,11 +57,195 @@ export interface StepCacheTable {
   created_at: string;
 }
 
+/** Model registry (src/registry): MLflow registered models, versions, aliases; 3.x logged models. Times in ms. */
+export interface RegisteredModelsTable {
+  project: string;
+  name: string;
+  description: string | null;
+  creation_timestamp: number;
+  last_updated_timestamp: number;
+  user_id: string | null;
+  deployment_job_id: string | null;
+  /** Highest version number ever handed out (numbers are never reused after a delete). */
+  last_version: number;
+}
+
+export interface RegisteredModelTagsTable {
+  project: string;
+  name: string;
+  key: string;
+  value: string;
+}
+
+export interface ModelVersionsTable {
+  project: string;
+  name: string;
+  version: number;
+  creation_timestamp: number;
+  last_updated_timestamp: number;
+  user_id: string | null;
+  description: string | null;
+  /** As given by the client. */
+  source: string;
+  /** What get-download-uri answers: `source`, or what a `models:/` source resolved to. */
+  storage_location: string;
+  run_id: string | null;
+  run_link: string | null;
+  status: string;
+  status_message: string | null;
+  current_stage: string;
+  /** MLflow 3.x LoggedModel this version was registered from. */
+  model_id: string | null;
+  /** Lineage, copied from the source run when the version is created. */
+  experiment_id: string | null;
+  pipeline_run: string | null;
+  pipeline_step: string | null;
+}
+
+export interface ModelVersionTagsTable {
+  project: string;
+  name: string;
+  version: number;
+  key: string;
+  value: string;
+}
+
+export interface RegisteredModelAliasesTable {
+  project: string;
+  name: string;
+  alias: string;
+  version: number;
+}
+
+export interface LoggedModelsTable {
+  model_id: string;
+  project: string;
+  experiment_id: string;
+  name: string;
+  model_type: string | null;
+  source_run_id: string | null;
+  status: string;
+  status_message: string | null;
+  artifact_location: string;
+  /** JSON object key → value. */
+  params: string;
+  /** JSON object key → value. */
+  tags: string;
+  user_id: string | null;
+  creation_timestamp: number;
+  last_updated_timestamp: number;
+}
+
 export interface Tables {
   resources: ResourcesTable;
   resource_labels: ResourceLabelsTable;
   counters: CountersTable;
   tokens: TokensTable;
   step_cache: StepCacheTable;
+  registered_models: RegisteredModelsTable;
+  registered_model_tags: RegisteredModelTagsTable;
+  model_versions: ModelVersionsTable;
+  model_version_tags: ModelVersionTagsTable;
+  registered_model_aliases: RegisteredModelAliasesTable;
+  logged_models: LoggedModelsTable;
   forja_migrations_dummy?: { id: Generated<number> };
+}
+
+/** Tracking (MLflow-compatible, src/tracking): experiments. Times are epoch milliseconds. */
+export interface TrackingExperimentsTable {
+  /** Global integer sequence (counter "mlflowExperimentId"); the MLflow id is its decimal string. */
+  experiment_id: number;
+  project: string;
+  name: string;
+  artifact_location: string;
+  /** "active" | "deleted" */
+  lifecycle_stage: string;
+  creation_time: number;
+  last_update_time: number;
+}
+
+export interface TrackingExperimentTagsTable {
+  experiment_id: number;
+  key: string;
+  value: string;
+}
+
+/** Tracking runs. `project` is the experiment's, kept here for authorization without a join. */
+export interface TrackingRunsTable {
+  run_id: string;
+  experiment_id: number;
+  project: string;
+  name: string;
+  user_id: string;
+  status: string;
+  start_time: number;
+  end_time: number | null;
+  lifecycle_stage: string;
+  artifact_uri: string;
+  deleted_time: number | null;
+  /** Lineage: "<project>/<pipelinerun name>" from the tag forja.pipelineRun. */
+  pipeline_run: string | null;
+  pipeline_step: string | null;
+}
+
+/** Every logged metric point. NaN is stored as value 0 with is_nan 1; ±Inf clamped to ±MAX_VALUE. */
+export interface TrackingMetricsTable {
+  run_id: string;
+  key: string;
+  value: number;
+  is_nan: number;
+  timestamp: number;
+  step: number;
+}
+
+/** Per (run, key): the point with the max (step, timestamp, value). */
+export type TrackingLatestMetricsTable = TrackingMetricsTable;
+
+export interface TrackingKeyValueTable {
+  run_id: string;
+  key: string;
+  value: string;
+}
+
+/** Dataset inputs of runs (deduplicated by name + digest per run). */
+export interface TrackingInputsTable {
+  run_id: string;
+  name: string;
+  digest: string;
+  source_type: string;
+  source: string;
+  schema: string;
+  profile: string;
+  /** JSON array of {key, value}. */
+  tags: string;
+  /** The input tag mlflow.data.context, for filters. */
+  context: string | null;
+}
+
+export interface TrackingOutputsTable {
+  run_id: string;
+  model_id: string;
+  step: number;
+}
+
+/** mlflow-artifacts: path ("<experiment id>/...") → content digest in the ArtifactStore. */
+export interface TrackingArtifactsTable {
+  path: string;
+  experiment_id: number;
+  digest: string;
+  size: number;
+  created_at: number;
+}
+
+export interface Tables {
+  tracking_experiments: TrackingExperimentsTable;
+  tracking_experiment_tags: TrackingExperimentTagsTable;
+  tracking_runs: TrackingRunsTable;
+  tracking_metrics: TrackingMetricsTable;
+  tracking_latest_metrics: TrackingLatestMetricsTable;
+  tracking_params: TrackingKeyValueTable;
+  tracking_tags: TrackingKeyValueTable;
+  tracking_inputs: TrackingInputsTable;
+  tracking_outputs: TrackingOutputsTable;
+  tracking_artifacts: TrackingArtifactsTable;
 }

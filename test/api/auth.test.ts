@@ -6,7 +6,7 @@
 import { Writable } from "node:stream";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectError, project, startServer, user, widget, type Server } from "./harness.ts";
+import { expectError, type Json, project, type Res, type Server, startServer, user, widget } from "./harness.ts";
 
 let s: Server;
 beforeAll(async () => {
@@ -37,7 +37,7 @@ describe("authentication", () => {
     const res = await whoamiWith(authorization);
     expect(res.status).toBe(401);
     expect(res.headers.get("www-authenticate")).toMatch(/^Bearer/);
-    expect(((await res.json()) as any).error.code).toBe("Unauthenticated");
+    expect(((await res.json()) as Json).error.code).toBe("Unauthenticated");
   });
 
   it("accepts a valid bearer token (scheme case-insensitive)", async () => {
@@ -45,7 +45,7 @@ describe("authentication", () => {
     for (const scheme of ["Bearer", "bearer"]) {
       const res = await whoamiWith(`${scheme} ${token}`);
       expect(res.status).toBe(200);
-      expect(((await res.json()) as any).user).toBe("auth-bearer");
+      expect(((await res.json()) as Json).user).toBe("auth-bearer");
     }
   });
 
@@ -53,7 +53,7 @@ describe("authentication", () => {
     const { token } = await s.user("auth-basic");
     const ok = await whoamiWith(basic("auth-basic", token));
     expect(ok.status).toBe(200);
-    expect(((await ok.json()) as any).user).toBe("auth-basic");
+    expect(((await ok.json()) as Json).user).toBe("auth-basic");
     expect((await whoamiWith(basic("admin", token))).status).toBe(401);
     expect((await whoamiWith(basic("auth-basic", "forja_wrong"))).status).toBe(401);
   });
@@ -87,7 +87,7 @@ describe("authentication", () => {
     expect((await s.fetch("/healthz", { token: null })).status).toBe(200);
     const ready = await s.fetch("/readyz", { token: null });
     expect(ready.status).toBe(200);
-    expect(((await ready.json()) as any).status).toBe("ready");
+    expect(((await ready.json()) as Json).status).toBe("ready");
   });
 
   it("requires a token on every other route in the OpenAPI document (and on the document itself)", async () => {
@@ -159,9 +159,9 @@ describe("authorization by role", () => {
   });
 
   it("a viewer reads but cannot write (403)", async () => {
-    expect((await viewer.get<any>("widgets", "w1", "rbac")).spec.size).toBe(1);
+    expect((await viewer.get<Res>("widgets", "w1", "rbac")).spec.size).toBe(1);
     expect((await viewer.list("widgets", { project: "rbac" })).items).toHaveLength(1);
-    expect((await viewer.get<any>("projects", "rbac")).metadata.name).toBe("rbac");
+    expect((await viewer.get<Res>("projects", "rbac")).metadata.name).toBe("rbac");
     const denied = [
       await s.call("POST", "/api/v1/projects/rbac/widgets", widget("rbac", "v-new"), viewerToken),
       await s.call("PUT", "/api/v1/projects/rbac/widgets/w1", widget("rbac", "w1", { size: 2 }), viewerToken),
@@ -173,23 +173,23 @@ describe("authorization by role", () => {
       expect(res.body.error.code).toBe("Forbidden");
       expect(res.body.error.message).toContain("viewer");
     }
-    expect((await s.admin.get<any>("widgets", "w1", "rbac")).spec.size).toBe(1);
+    expect((await s.admin.get<Res>("widgets", "w1", "rbac")).spec.size).toBe(1);
     expectError(await s.call("GET", "/api/v1/projects/rbac/widgets/v-new"), 404);
   });
 
   it("an editor writes resources in its project but cannot change the Project (403)", async () => {
-    const created = await editor.create<any>(widget("rbac", "e1", { size: 3 }));
+    const created = await editor.create<Json>(widget("rbac", "e1", { size: 3 }));
     expect(created.metadata.name).toBe("e1");
-    expect((await editor.update<any>(widget("rbac", "e1", { size: 4 }))).spec.size).toBe(4);
+    expect((await editor.update<Json>(widget("rbac", "e1", { size: 4 }))).spec.size).toBe(4);
     expect((await editor.apply([widget("rbac", "e2")])).items[0]!.action).toBe("created");
     await editor.delete("widgets", "e1", "rbac");
 
-    const p = await editor.get<any>("projects", "rbac");
-    const promote = { apiVersion: p.apiVersion, kind: "Project", metadata: { name: "rbac" }, spec: { members: [...p.spec.members.filter((m: any) => m.user !== "rb-editor"), { user: "rb-editor", role: "owner" }] } };
+    const p = await editor.get<Res>("projects", "rbac");
+    const promote = { apiVersion: p.apiVersion, kind: "Project", metadata: { name: "rbac" }, spec: { members: [...p.spec.members.filter((m: Json) => m.user !== "rb-editor"), { user: "rb-editor", role: "owner" }] } };
     expectError(await s.call("PUT", "/api/v1/projects/rbac", promote, editorToken), 403);
     expectError(await s.call("POST", "/api/v1/apply", promote, editorToken), 403);
     expectError(await s.call("DELETE", "/api/v1/projects/rbac", undefined, editorToken), 403);
-    const after = await s.admin.get<any>("projects", "rbac");
+    const after = await s.admin.get<Res>("projects", "rbac");
     expect(after.spec.members).toContainEqual({ user: "rb-editor", role: "editor" });
     expect(after.metadata.deletionTimestamp).toBeUndefined();
   });
@@ -197,7 +197,7 @@ describe("authorization by role", () => {
   it("an owner changes members, and the change takes effect", async () => {
     const { token: newcomerToken } = await s.user("rb-newcomer");
     expectError(await s.call("GET", "/api/v1/projects/rbac/widgets", undefined, newcomerToken), 403);
-    const p = await owner.get<any>("projects", "rbac");
+    const p = await owner.get<Res>("projects", "rbac");
     const final = await s.call(
       "PUT",
       "/api/v1/projects/rbac",
@@ -251,7 +251,7 @@ describe("authorization by role", () => {
     expect(res.status).toBe(201);
     expect(res.body.spec.members).toEqual([{ user: "rb-viewer", role: "owner" }]);
     // ...and as owner may write in it, and delete it.
-    expect((await viewer.create<any>(widget("rb-mine", "w"))).metadata.project).toBe("rb-mine");
+    expect((await viewer.create<Json>(widget("rb-mine", "w"))).metadata.project).toBe("rb-mine");
     // Listing it with others' members does not demote the creator.
     const withOther = await s.call("POST", "/api/v1/projects", project("rb-mine2", [{ user: "rb-editor", role: "viewer" }]), viewerToken);
     expect(withOther.body.spec.members).toEqual([
@@ -296,8 +296,8 @@ describe("tokens", () => {
     expect(list.status).toBe(200);
     expect(text).not.toContain(secret);
     expect(text).not.toContain(secret.slice(12));
-    const items = (JSON.parse(text) as any).items;
-    expect(items.map((t: any) => t.name)).toContain("ci");
+    const items = JSON.parse(text).items;
+    expect(items.map((t: Json) => String(t.name))).toContain("ci");
     for (const t of items) expect(t).not.toHaveProperty("token");
     // Admin's view of everyone's tokens has no secret either.
     const all = await s.fetch("/api/v1/tokens");
@@ -342,7 +342,7 @@ describe("tokens", () => {
     await s.admin.revokeToken(bobs.id);
     expect((await whoamiWith(`Bearer ${bobs.token}`)).status).toBe(401);
     const minted = await s.admin.createToken({ name: "minted", user: "tk-bob" });
-    expect(((await (await whoamiWith(`Bearer ${minted.token}`)).json()) as any).user).toBe("tk-bob");
+    expect(((await (await whoamiWith(`Bearer ${minted.token}`)).json()) as Json).user).toBe("tk-bob");
   });
 });
 

@@ -4,7 +4,7 @@
  * the OpenAPI document (so a new route is covered as soon as it exists).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { API, expectError, project, startServer, user, widget, type Server } from "./harness.ts";
+import { API, expectError, type Json, project, type Server, startServer, user, widget } from "./harness.ts";
 
 let s: Server;
 beforeAll(async () => {
@@ -17,7 +17,7 @@ afterAll(async () => s?.stop());
 async function post(path: string, body: string | Uint8Array, contentType?: string, method = "POST") {
   const res = await s.fetch(path, { method, body, ...(contentType ? { headers: { "content-type": contentType } } : {}) });
   const text = await res.text();
-  let parsed: any;
+  let parsed: Json;
   try {
     parsed = JSON.parse(text);
   } catch {
@@ -75,7 +75,7 @@ describe("syntax", () => {
     // No body and no Content-Type at all (e.g. curl -X POST).
     const bare = async (path: string) => {
       const res = await s.fetch(path, { method: "POST" });
-      return { status: res.status, body: (await res.json()) as any };
+      return { status: res.status, body: (await res.json()) as Json };
     };
     expectError(await bare("/api/v1/apply"), 400, "body");
     expectError(await bare("/api/v1/projects"), 400, "body");
@@ -113,7 +113,7 @@ describe("fields", () => {
   it("several bad fields are all listed in details", async () => {
     const res = await json("/api/v1/apply", { apiVersion: API, kind: "Widget", metadata: { name: "Bad Name", project: "bad" }, spec: { size: "x", color: "green", bogus: 1 } });
     expectError(res, 400);
-    const paths = res.body.error.details.map((d: any) => d.path);
+    const paths = res.body.error.details.map((d: Json) => String(d.path));
     expect(paths).toEqual(expect.arrayContaining(["metadata.name", "spec.size", "spec.color", "spec.bogus"]));
     expect(res.body.error.message).toMatch(/and \d+ more/);
   });
@@ -210,7 +210,7 @@ describe("body size", () => {
       for (const path of ["/api/v1/apply", "/api/v1/projects"]) {
         const res = await small.fetch(path, { method: "POST", headers: { "content-type": ct }, body });
         expect(res.status, `${ct} ${path}`).toBe(413);
-        const err = ((await res.json()) as any).error;
+        const err = ((await res.json()) as Json).error;
         expect(err.code).toBe("PayloadTooLarge");
         expect(err.message).toContain("2048");
       }

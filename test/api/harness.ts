@@ -53,7 +53,7 @@ export interface Server {
   /** fetch relative to the server; authenticated as admin unless `token` is given (null: none). */
   fetch(path: string, init?: RequestInit & { token?: string | null }): Promise<Response>;
   /** JSON request; returns status and parsed body. */
-  call(method: string, path: string, body?: unknown, token?: string | null): Promise<{ status: number; body: any; headers: Headers }>;
+  call(method: string, path: string, body?: unknown, token?: string | null): Promise<{ status: number; body: Json; headers: Headers }>;
   stop(): Promise<void>;
 }
 
@@ -111,20 +111,34 @@ export async function startServer(opts: { env?: Record<string, string>; logger?:
   };
 }
 
-export function project(name: string, members: { user: string; role: string }[] = [], extra: Record<string, unknown> = {}) {
+/** A parsed JSON response body, read freely by assertions (JSON.parse's own type). */
+export type Json = ReturnType<typeof JSON.parse>;
+
+/** A resource as served, with spec and status read freely. */
+export type Res = Resource<Json, Json>;
+
+/** A manifest as the tests write them. */
+export interface Doc {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; project?: string; [field: string]: unknown };
+  spec: Record<string, unknown>;
+}
+
+export function project(name: string, members: { user: string; role: string }[] = [], extra: Record<string, unknown> = {}): Doc {
   return { apiVersion: API, kind: "Project", metadata: { name, ...extra }, spec: { members } };
 }
 
-export function widget(projectName: string, name: string, spec: Record<string, unknown> = { size: 1 }, meta: Record<string, unknown> = {}) {
+export function widget(projectName: string, name: string, spec: Record<string, unknown> = { size: 1 }, meta: Record<string, unknown> = {}): Doc {
   return { apiVersion: API, kind: "Widget", metadata: { name, project: projectName, ...meta }, spec };
 }
 
-export function user(name: string, spec: Record<string, unknown> = {}) {
+export function user(name: string, spec: Record<string, unknown> = {}): Doc {
   return { apiVersion: API, kind: "User", metadata: { name }, spec };
 }
 
 /** Asserts an error response: the status, the error shape, and (optionally) that a field is named. */
-export function expectError(res: { status: number; body: any }, status: number, field?: string): void {
+export function expectError(res: { status: number; body: Json }, status: number, field?: string): void {
   expect(res.status, JSON.stringify(res.body)).toBe(status);
   expect(typeof res.body?.error?.code).toBe("string");
   expect(typeof res.body?.error?.message).toBe("string");

@@ -4,8 +4,8 @@
  * semantics, round-trips, discovery, OpenAPI, and project deletion cascading.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parse, stringify } from "yaml";
-import { API, eventually, expectError, project, startServer, user, widget, type Server } from "./harness.ts";
+import { stringify } from "yaml";
+import { API, eventually, expectError, type Json, project, type Res, type Server, startServer, user, widget } from "./harness.ts";
 
 let s: Server;
 beforeAll(async () => {
@@ -14,7 +14,7 @@ beforeAll(async () => {
 afterAll(async () => s?.stop());
 
 const yamlPost = (path: string, text: string) =>
-  s.fetch(path, { method: "POST", headers: { "content-type": "application/yaml" }, body: text }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
+  s.fetch(path, { method: "POST", headers: { "content-type": "application/yaml" }, body: text }).then(async (r) => ({ status: r.status, body: (await r.json()) as Json }));
 
 describe("create, get, update, delete", () => {
   it("creates a project with 201 and server-set metadata, and gets it back", async () => {
@@ -61,7 +61,7 @@ describe("create, get, update, delete", () => {
     expectError(res, 404);
     expect(res.body.error.message).toContain("ghost");
     expectError(await s.call("POST", "/api/v1/apply", widget("ghost", "w")), 404);
-    expect((await s.call("GET", "/api/v1/widgets")).body.items.filter((w: any) => w.metadata.project === "ghost")).toEqual([]);
+    expect((await s.call("GET", "/api/v1/widgets")).body.items.filter((w: Json) => w.metadata.project === "ghost")).toEqual([]);
   });
 
   it("updates with the current resourceVersion, and refuses a stale one with 409 and a message", async () => {
@@ -78,7 +78,7 @@ describe("create, get, update, delete", () => {
     expect(stale.body.error.code).toBe("Conflict");
     expect(stale.body.error.message).toMatch(/modified/);
     expect(stale.body.error.message).toContain(rv);
-    expect((await s.admin.get<any>("widgets", "w", "crud-u")).spec.size).toBe(2);
+    expect((await s.admin.get<Res>("widgets", "w", "crud-u")).spec.size).toBe(2);
   });
 
   it("updates without a resourceVersion (last write wins)", async () => {
@@ -121,11 +121,11 @@ describe("list", () => {
     await s.admin.apply(Object.entries(labels).map(([n, l]) => widget("lst", n, { size: 1 }, { labels: l })));
   });
 
-  const names = async (query: string) => {
+  const names = async (query: string): Promise<string[]> => {
     const res = await s.call("GET", `/api/v1/projects/lst/widgets${query}`);
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(res.body.kind).toBe("WidgetList");
-    return res.body.items.map((i: any) => i.metadata.name);
+    return (res.body.items as Res[]).map((i) => i.metadata.name);
   };
 
   it("lists everything sorted by name without a selector", async () => {
@@ -160,7 +160,7 @@ describe("list", () => {
       const res = await s.call("GET", `/api/v1/projects/lst/widgets?limit=2${token ? `&continue=${encodeURIComponent(token)}` : ""}`);
       expect(res.status).toBe(200);
       expect(res.body.items.length).toBeLessThanOrEqual(2);
-      seen.push(...res.body.items.map((i: any) => i.metadata.name));
+      seen.push(...res.body.items.map((i: Json) => String(i.metadata.name)));
       token = res.body.metadata.continue;
       pages++;
     } while (token && pages < 10);
@@ -168,9 +168,9 @@ describe("list", () => {
     expect(seen).toEqual(["a", "b", "c", "d", "e"]);
     // Pages combine with selectors.
     const sel = await s.call("GET", `/api/v1/projects/lst/widgets?limit=1&labelSelector=env%3Dprod`);
-    expect(sel.body.items.map((i: any) => i.metadata.name)).toEqual(["a"]);
+    expect(sel.body.items.map((i: Json) => String(i.metadata.name))).toEqual(["a"]);
     const next = await s.call("GET", `/api/v1/projects/lst/widgets?limit=1&labelSelector=env%3Dprod&continue=${sel.body.metadata.continue}`);
-    expect(next.body.items.map((i: any) => i.metadata.name)).toEqual(["e"]);
+    expect(next.body.items.map((i: Json) => String(i.metadata.name))).toEqual(["e"]);
   });
 
   it("rejects bad limit and continue values with 400 naming them", async () => {
@@ -183,7 +183,7 @@ describe("list", () => {
   it("lists a project-scoped kind across projects at /api/v1/{plural}", async () => {
     const res = await s.call("GET", "/api/v1/widgets?labelSelector=env%3Dprod");
     expect(res.status).toBe(200);
-    expect(res.body.items.map((i: any) => `${i.metadata.project}/${i.metadata.name}`)).toEqual(["lst/a", "lst/e"]);
+    expect(res.body.items.map((i: Json) => `${i.metadata.project}/${i.metadata.name}`)).toEqual(["lst/a", "lst/e"]);
   });
 });
 
@@ -193,12 +193,12 @@ describe("apply", () => {
     const doc = user("ap-1", { displayName: "A" });
     const first = await s.call("POST", "/api/v1/apply", doc);
     expect(first.status).toBe(200);
-    expect(first.body.items.map((i: any) => i.action)).toEqual(["created"]);
+    expect(first.body.items.map((i: Json) => String(i.action))).toEqual(["created"]);
     const again = await s.call("POST", "/api/v1/apply", doc);
-    expect(again.body.items.map((i: any) => i.action)).toEqual(["unchanged"]);
+    expect(again.body.items.map((i: Json) => String(i.action))).toEqual(["unchanged"]);
     expect(again.body.items[0].resource.metadata.resourceVersion).toBe(first.body.items[0].resource.metadata.resourceVersion);
     const changed = await s.call("POST", "/api/v1/apply", user("ap-1", { displayName: "x" }));
-    expect(changed.body.items.map((i: any) => i.action)).toEqual(["configured"]);
+    expect(changed.body.items.map((i: Json) => String(i.action))).toEqual(["configured"]);
     expect(changed.body.items[0].resource.spec.displayName).toBe("x");
   });
 
@@ -212,23 +212,23 @@ describe("apply", () => {
     const res = await yamlPost("/api/v1/apply", text);
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     // Reported in the order submitted (the Project is written first internally).
-    expect(res.body.items.map((i: any) => `${i.resource.kind}/${i.resource.metadata.name}:${i.action}`)).toEqual([
+    expect(res.body.items.map((i: Json) => `${i.resource.kind}/${i.resource.metadata.name}:${i.action}`)).toEqual([
       "User/ap-yaml-user:created",
       "Project/ap-yaml:created",
       "Widget/w:created",
     ]);
-    expect((await s.admin.get<any>("widgets", "w", "ap-yaml")).spec.size).toBe(7);
-    expect((await s.admin.get<any>("users", "ap-yaml-user")).spec.displayName).toBe("Yam L");
+    expect((await s.admin.get<Res>("widgets", "w", "ap-yaml")).spec.size).toBe(7);
+    expect((await s.admin.get<Res>("users", "ap-yaml-user")).spec.displayName).toBe("Yam L");
   });
 
   it("accepts {items: [...]} JSON, a JSON array, and a kind: List", async () => {
     const a = await s.call("POST", "/api/v1/apply", { items: [user("ap-i1"), user("ap-i2")] });
     expect(a.status).toBe(200);
-    expect(a.body.items.map((i: any) => i.action)).toEqual(["created", "created"]);
+    expect(a.body.items.map((i: Json) => String(i.action))).toEqual(["created", "created"]);
     const b = await s.call("POST", "/api/v1/apply", [user("ap-i1"), user("ap-i3")]);
-    expect(b.body.items.map((i: any) => i.action)).toEqual(["unchanged", "created"]);
+    expect(b.body.items.map((i: Json) => String(i.action))).toEqual(["unchanged", "created"]);
     const c = await s.call("POST", "/api/v1/apply", { apiVersion: API, kind: "List", items: [user("ap-i4")] });
-    expect(c.body.items.map((i: any) => `${i.resource.metadata.name}:${i.action}`)).toEqual(["ap-i4:created"]);
+    expect(c.body.items.map((i: Json) => `${i.resource.metadata.name}:${i.action}`)).toEqual(["ap-i4:created"]);
   });
 
   it("is all-or-nothing: one bad document in three → 400 naming items[1].spec..., nothing written", async () => {
@@ -256,7 +256,7 @@ describe("apply", () => {
       client.apply([widget("ap-rb", "new-1"), widget("ap-rb", "exists", { size: 9 }), widget("ap-rb-other", "nope")]),
     ).rejects.toMatchObject({ status: 403 });
     expectError(await s.call("GET", "/api/v1/projects/ap-rb/widgets/new-1"), 404);
-    expect((await s.admin.get<any>("widgets", "exists", "ap-rb")).spec.size).toBe(1);
+    expect((await s.admin.get<Res>("widgets", "exists", "ap-rb")).spec.size).toBe(1);
   });
 
   it("rejects the same resource twice in one request", async () => {
@@ -283,7 +283,7 @@ describe("generation, status and round-trips", () => {
 
     // The project controller writes status; that does not bump the project's generation.
     const p = await eventually(async () => {
-      const r = await s.admin.get<any>("projects", "gen");
+      const r = await s.admin.get<Res>("projects", "gen");
       return r.status.phase === "Active" ? r : undefined;
     }, "project gen Active");
     expect(p.metadata.generation).toBe(1);
@@ -312,17 +312,17 @@ describe("generation, status and round-trips", () => {
     expect(put.body.status).toEqual({});
     const ap = await s.call("POST", "/api/v1/apply", { ...widget("st", "w"), status: { fake: 1 } });
     expect(ap.body.items[0]).toMatchObject({ action: "unchanged", resource: { status: {} } });
-    expect((await s.admin.get<any>("widgets", "w", "st")).status).toEqual({});
+    expect((await s.admin.get<Res>("widgets", "w", "st")).status).toEqual({});
   });
 
   it("round-trips: a resource as served (YAML) applies back unchanged, read-only metadata included", async () => {
     await s.admin.create(project("rt", [{ user: "admin", role: "owner" }], { labels: { a: "1" }, annotations: { n: "x" } }));
     await s.admin.create(widget("rt", "w", { size: 4, tags: ["x"] }, { labels: { k: "v" } }));
     const served = await eventually(async () => {
-      const r = await s.admin.get<any>("projects", "rt");
+      const r = await s.admin.get<Res>("projects", "rt");
       return r.status.phase === "Active" ? r : undefined;
     }, "project rt Active");
-    for (const doc of [served, await s.admin.get<any>("widgets", "w", "rt")]) {
+    for (const doc of [served, await s.admin.get<Res>("widgets", "w", "rt")]) {
       const text = stringify(doc);
       expect(text).toContain("resourceVersion:");
       expect(text).toContain("uid:");
@@ -332,7 +332,7 @@ describe("generation, status and round-trips", () => {
       expect(res.body.items[0].resource.metadata.uid).toBe(doc.metadata.uid);
     }
     // And as JSON through PUT.
-    const w = await s.admin.get<any>("widgets", "w", "rt");
+    const w = await s.admin.get<Res>("widgets", "w", "rt");
     const put = await s.call("PUT", "/api/v1/projects/rt/widgets/w", w);
     expect(put.status, JSON.stringify(put.body)).toBe(200);
     expect(put.body.metadata.resourceVersion).toBe(w.metadata.resourceVersion);
@@ -351,9 +351,9 @@ describe("discovery and OpenAPI", () => {
   it("lists the kinds at /api/v1/kinds", async () => {
     const res = await s.call("GET", "/api/v1/kinds");
     expect(res.status).toBe(200);
-    const byKind = Object.fromEntries(res.body.items.map((k: any) => [k.kind, k]));
+    const byKind = Object.fromEntries(res.body.items.map((k: Json): [string, Json] => [String(k.kind), k]));
     expect(byKind.Project).toMatchObject({ plural: "projects", singular: "project", shortNames: ["proj"], scope: "Cluster", userWritable: true });
-    expect(byKind.Project.columns.map((c: any) => c.header)).toEqual(["PHASE", "MEMBERS", "AGE"]);
+    expect(byKind.Project.columns.map((c: Json) => String(c.header))).toEqual(["PHASE", "MEMBERS", "AGE"]);
     expect(byKind.User).toMatchObject({ plural: "users", scope: "Cluster" });
     expect(byKind.Widget).toMatchObject({ plural: "widgets", scope: "Project" });
   });
@@ -391,8 +391,8 @@ describe("discovery and OpenAPI", () => {
     expect(body.properties.spec.properties.members.items.properties.role).toBeDefined();
     expect(projectPaths.get.responses["200"].content["application/json"].schema.properties.spec.properties).toHaveProperty("members");
     // Every operation declares responses.
-    for (const [path, ops] of Object.entries<any>(doc.paths)) {
-      for (const [method, op] of Object.entries<any>(ops)) expect(Object.keys(op.responses ?? {}).length, `${method} ${path}`).toBeGreaterThan(0);
+    for (const [path, ops] of Object.entries<Json>(doc.paths)) {
+      for (const [method, op] of Object.entries<Json>(ops)) expect(Object.keys(op.responses ?? {}).length, `${method} ${path}`).toBeGreaterThan(0);
     }
   });
 });
@@ -413,7 +413,7 @@ describe("project deletion", () => {
     expect(del.body.metadata.deletionTimestamp).toBeDefined();
 
     const terminating = await eventually(async () => {
-      const r = await s.admin.get<any>("projects", "doomed");
+      const r = await s.admin.get<Res>("projects", "doomed");
       return r.status.phase === "Terminating" ? r : undefined;
     }, "project doomed Terminating");
     expect(terminating.metadata.deletionTimestamp).toBe(del.body.metadata.deletionTimestamp);

@@ -68,7 +68,8 @@ async function up(port: number): Promise<Up> {
   };
 }
 
-describe("forja up", () => {
+// Two server boots and several CLI runs: generous on a loaded machine, still bounded.
+describe("forja up", { timeout: 120_000 }, () => {
   it("writes the CLI config, serves `forja get projects`, stops on SIGTERM, and keeps the config across restarts", async () => {
     const port = await freePort();
     const first = await up(port);

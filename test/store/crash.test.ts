@@ -62,8 +62,8 @@ async function startServer(dataDir: string, databaseUrl?: string): Promise<Serve
   const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...env, HOME: dataDir }, stdio: ["ignore", "pipe", "pipe"] });
   children.add(proc);
   let out = "";
-  proc.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+  proc.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  proc.stderr.on("data", (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((res) => proc.once("exit", (code) => res(code)));
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 45_000;
@@ -109,7 +109,7 @@ async function bootstrapWithAdminToken(dataDir: string, databaseUrl: string): Pr
 interface ProjectDoc {
   apiVersion: "forja.dev/v1";
   kind: "Project";
-  metadata: { name: string; labels: Record<string, string>; annotations: Record<string, string> };
+  metadata: { name: string; project?: string; labels: Record<string, string>; annotations: Record<string, string> };
   spec: { displayName: string; description: string; members: { user: string; role: "owner" }[] };
 }
 
@@ -155,7 +155,7 @@ function runLoad(url: string, token: string): { load: Load; done: Promise<void> 
     }
   };
   const record = async (res: Response, what: string, expected: number): Promise<unknown> => {
-    const body = (await res.json().catch(() => undefined)) as unknown;
+    const body: unknown = await res.json().catch(() => undefined);
     if (res.status !== expected) load.unexpected.push(`${what}: HTTP ${res.status} ${JSON.stringify(body).slice(0, 300)}`);
     return body;
   };

@@ -92,8 +92,14 @@ export function finalOutcome(main: "Succeeded" | "Failed" | "Cancelled", finally
   return main;
 }
 
-/** Ids of the workloads are deterministic per (run, node, attempt): starting twice is a no-op. */
+/**
+ * Ids of the workloads are deterministic per (run, node, attempt): starting twice is a no-op.
+ * `r<run>-<step>-a<attempt>`, and `r<run>-<step>-a<attempt>-i<index>` for an iteration: the
+ * id ends with `-a<n>` or `-i<n>`, so no step name (a DNS label, which may well be
+ * "train-i2") can produce the id of another step's iteration.
+ */
 export function workloadId(runUid: string, nodeId: string, attempt: number): string {
-  const node = nodeId.replace(/\[(\d+)\]$/, "-i$1").toLowerCase().replace(/[^a-z0-9-]/g, "-");
-  return `r${runUid.replace(/-/g, "").slice(0, 20)}-${node}-a${attempt}`.slice(0, 128);
+  const m = /^(.*)\[(\d+)\]$/.exec(nodeId);
+  const step = (m ? m[1]! : nodeId).toLowerCase().replace(/[^a-z0-9-]/g, "-");
+  return `r${runUid.replace(/-/g, "").slice(0, 20)}-${step}-a${attempt}${m ? `-i${m[2]}` : ""}`.slice(0, 128);
 }

@@ -1,8 +1,13 @@
 /**
  * Local-process adapter of the workload runtime port: each workload is a host process tree,
- * supervised by a tiny Node wrapper (wrapper.mjs) so that its exit status is recorded even when
- * the Forja server is not running. See src/runtime/README.md for the on-disk layout, the
+ * supervised by a few lines of POSIX sh (supervisor.ts) so that its exit status is recorded even
+ * when the Forja server is not running. See src/runtime/README.md for the on-disk layout, the
  * environment a workload gets and which resource limits are enforced.
+ *
+ * Hot path (start → exit): a handful of sync syscalls (3 mkdir, 2 open/close, a few stat for the
+ * PATH lookup, one /proc read, one state.json write per phase, one exit.json read), one spawn,
+ * no helper processes on the server side and no polling: the supervisor is our child, and its
+ * 'exit' event settles the workload.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -10,7 +15,6 @@ import { EventEmitter } from "node:events";
 import * as fs from "node:fs";
 import { open, readdir, rm } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { ConflictError, InvalidInputError, NotFoundError, UnavailableError, errorMessage } from "../../platform/errors.ts";
 import {
   canTransition,
@@ -33,7 +37,18 @@ import {
   type CgroupSupport,
   type WorkloadCgroups,
 } from "./cgroups.ts";
-import { identify, processState, signalGroup, signalPids, type ProcessIdentity } from "./proc.ts";
+import { identify, killGroup, processState, signalGroup, signalPids, type ProcessIdentity } from "./proc.ts";
+import {
+  EXIT_FILE,
+  EXIT_TMP_FILE,
+  SETUP_FAILED_STATUS,
+  SUPERVISOR_NAME,
+  decodeExitRecord,
+  parseExitRecord,
+  supervisorScript,
+  type DecodedExit,
+  type ExitRecord,
+} from "./supervisor.ts";
 import { isValidWorkloadId, validateGracePeriod, validateWorkloadSpec } from "./validate.ts";
 
 export interface LocalRuntimeLogger {
@@ -43,8 +58,9 @@ export interface LocalRuntimeLogger {
 }
 
 /**
- * How resource limits are enforced. `auto`: cgroups when writable, else prlimit (memory only),
- * else nothing (with a warning). `prlimit`: never use cgroups. `none`: enforce nothing.
+ * How resource limits are enforced. `auto`: cgroups when writable, else RLIMIT_AS (memory only,
+ * called "prlimit" for historical reasons; set by the supervisor's `ulimit -v`). `prlimit`: never
+ * use cgroups. `none`: enforce nothing.
  */
 export type LimitEnforcement = "auto" | "prlimit" | "none";
 
@@ -62,8 +78,8 @@ export interface LocalProcessRuntimeOptions {
   readonly limitEnforcement?: LimitEnforcement;
   /** PATH for workloads whose env sets none. Default: the directory of this Node binary + the standard system dirs. */
   readonly defaultPath?: string;
-  /** prlimit(1) binary used for the memory fallback. Default: /usr/bin/prlimit or /bin/prlimit when present. */
-  readonly prlimitPath?: string;
+  /** POSIX shell that runs the supervisor. Default /bin/sh. */
+  readonly shell?: string;
 }
 
 /** What this runtime can enforce on this host (see README). */
@@ -73,18 +89,13 @@ export interface LimitSupport {
 }
 
 const STATE_FILE = "state.json";
-const EXIT_FILE = "exit.json";
 const STDOUT_FILE = "stdout.log";
 const STDERR_FILE = "stderr.log";
 const WORK_DIR = "work";
 const TMP_DIR = "tmp";
 const SYSTEM_PATH = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
-const WRAPPER = fileURLToPath(new URL("./wrapper.mjs", import.meta.url));
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const READ_CHUNK = 64 * 1024;
-/** Joins the workload's cgroups, then execs the command: `sh -c JOIN forja-join <procs files...> -- <argv...>`. */
-const CGROUP_JOIN_SCRIPT =
-  'while [ "$1" != "--" ]; do echo $$ > "$1" || { echo "forja: cannot join cgroup $1" >&2; exit 125; }; shift; done; shift; exec "$@"';
 
 type PersistedSpec = Omit<WorkloadSpec, "secretEnv"> & { readonly secretEnvKeys?: readonly string[] };
 
@@ -103,14 +114,6 @@ interface StateFile {
   readonly process?: ProcessIdentity;
   readonly cgroups?: WorkloadCgroups;
   readonly stop?: StopRequest;
-}
-
-/** exit.json — written by wrapper.mjs. */
-interface ExitRecord {
-  readonly exitCode?: number | null;
-  readonly signal?: string | null;
-  readonly error?: string;
-  readonly finishedAt?: string;
 }
 
 interface Entry {
@@ -138,6 +141,15 @@ interface Outcome {
   readonly message?: string;
   readonly exitCode?: number;
   readonly signal?: string;
+  /** Default: now. */
+  readonly finishedAt?: string;
+}
+
+/** What is known about the end of a supervisor, besides exit.json. */
+interface GoneInfo {
+  /** We were its parent and saw it exit (code, or the signal that killed it). */
+  readonly supervisorExit?: { readonly code: number | null; readonly signal: string | null };
+  readonly spawnError?: string;
 }
 
 class StartFailure extends Error {}
@@ -180,19 +192,34 @@ function readJson<T>(file: string): T | undefined {
   }
 }
 
+const isRoot = process.getuid?.() === 0;
+
+/** stat without the cost of an exception for a missing file. */
+function statOrUndefined(p: string): fs.Stats | undefined {
+  try {
+    return fs.statSync(p, { throwIfNoEntry: false });
+  } catch {
+    return undefined; // ENOTDIR, EACCES, ...
+  }
+}
+
+function isExecutableFile(p: string): boolean {
+  const st = statOrUndefined(p);
+  if (!st?.isFile() || (st.mode & 0o111) === 0) return false;
+  if (isRoot) return true; // root may execute any file with an x bit
+  try {
+    fs.accessSync(p, fs.constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Absolute path of `command` as execvp would find it: one stat per PATH entry tried, no exceptions. */
 function resolveExecutable(command: string, pathVar: string | undefined, cwd: string): string {
-  const isExecutableFile = (p: string): boolean => {
-    try {
-      if (!fs.statSync(p).isFile()) return false;
-      fs.accessSync(p, fs.constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  };
   if (command.includes("/")) {
     const p = path.resolve(cwd, command);
-    if (!fs.existsSync(p)) throw new StartFailure(`command not found: ${command}`);
+    if (statOrUndefined(p) === undefined) throw new StartFailure(`command not found: ${command}`);
     if (!isExecutableFile(p)) throw new StartFailure(`command is not an executable file: ${command}`);
     return p;
   }
@@ -202,6 +229,24 @@ function resolveExecutable(command: string, pathVar: string | undefined, cwd: st
     if (isExecutableFile(p)) return p;
   }
   throw new StartFailure(`command not found: ${command}`);
+}
+
+/** exit.json (or, when the final rename did not happen, exit.json.tmp) of a workload whose supervisor is gone. */
+function readExitRecord(dir: string, withTime: boolean): { record?: ExitRecord; mtime?: string } {
+  for (const name of [EXIT_FILE, EXIT_TMP_FILE]) {
+    const file = path.join(dir, name);
+    let text: string;
+    try {
+      text = fs.readFileSync(file, "utf8");
+    } catch {
+      continue;
+    }
+    const record = parseExitRecord(text);
+    if (!record) continue; // empty or truncated: the supervisor died while writing it
+    const mtime = withTime ? statOrUndefined(file)?.mtime.toISOString() : undefined;
+    return { record, mtime };
+  }
+  return {};
 }
 
 function sanitizeSpec(spec: WorkloadSpec): PersistedSpec {
@@ -220,11 +265,15 @@ export class LocalProcessRuntime implements WorkloadRuntime {
   private readonly pollMs: number;
   private readonly enforcement: LimitEnforcement;
   private readonly defaultPath: string;
-  private readonly prlimitPath: string | undefined;
+  private readonly shell: string;
+  private readonly mvPath: string;
   private readonly entries = new Map<string, Entry>();
   private readonly events = new EventEmitter();
   private queue: Entry[] = [];
   private seq = 0;
+  /** Workloads in phase Running (kept up to date by setStatus and recover). */
+  private running = 0;
+  private rootReady = false;
   private closed = false;
   private cgroupSupport: CgroupSupport | undefined;
 
@@ -240,7 +289,8 @@ export class LocalProcessRuntime implements WorkloadRuntime {
     this.pollMs = Math.max(10, options.pollIntervalMs ?? 200);
     this.enforcement = options.limitEnforcement ?? "auto";
     this.defaultPath = options.defaultPath ?? [...new Set([path.dirname(process.execPath), ...SYSTEM_PATH])].join(":");
-    this.prlimitPath = options.prlimitPath ?? ["/usr/bin/prlimit", "/bin/prlimit"].find((p) => fs.existsSync(p));
+    this.shell = options.shell ?? "/bin/sh";
+    this.mvPath = ["/bin/mv", "/usr/bin/mv"].find((p) => fs.existsSync(p)) ?? "mv";
     this.events.setMaxListeners(0);
   }
 
@@ -253,13 +303,7 @@ export class LocalProcessRuntime implements WorkloadRuntime {
       const existing = this.entries.get(spec.id);
       if (existing) return existing.status;
       const dir = path.join(this.rootDir, spec.id);
-      if (fs.existsSync(dir)) {
-        throw new ConflictError(`workload ${spec.id} exists on disk but is not tracked by this runtime; call recover() first`);
-      }
-      fs.mkdirSync(path.join(dir, WORK_DIR), { recursive: true });
-      fs.mkdirSync(path.join(dir, TMP_DIR), { recursive: true });
-      fs.writeFileSync(path.join(dir, STDOUT_FILE), "", { flag: "a" });
-      fs.writeFileSync(path.join(dir, STDERR_FILE), "", { flag: "a" });
+      this.makeWorkloadDir(spec.id, dir);
       const entry: Entry = {
         id: spec.id,
         dir,
@@ -270,11 +314,13 @@ export class LocalProcessRuntime implements WorkloadRuntime {
         ending: false,
       };
       this.entries.set(spec.id, entry);
-      this.persist(entry);
       this.log.info({ workload: spec.id, executable: spec.command[0] }, "workload accepted");
       this.emit(entry);
       this.queue.push(entry);
       this.schedule();
+      // Launched right away: state.json was written as Running (or as its end). Still queued: record it
+      // Pending, so that a restarted server queues it again.
+      if (entry.status.phase === "Pending") this.persist(entry);
       return entry.status;
     });
   }
@@ -390,7 +436,12 @@ export class LocalProcessRuntime implements WorkloadRuntime {
       const dir = path.join(this.rootDir, name);
       const state = readJson<StateFile>(path.join(dir, STATE_FILE));
       if (!state || state.version !== 1 || state.status.id !== name) {
-        if (fs.existsSync(path.join(dir, STATE_FILE))) this.log.warn({ workload: name, dir }, "unreadable state.json; workload skipped");
+        this.log.warn(
+          { workload: name, dir },
+          fs.existsSync(path.join(dir, STATE_FILE))
+            ? "unreadable state.json; workload skipped"
+            : "workload directory without state.json (the server stopped while starting it); skipped",
+        );
         continue;
       }
       const entry: Entry = {
@@ -406,6 +457,7 @@ export class LocalProcessRuntime implements WorkloadRuntime {
         ending: false,
       };
       this.entries.set(name, entry);
+      if (entry.status.phase === "Running") this.running++;
       this.seq = Math.max(this.seq, state.seq);
       recovered.push(entry);
     }
@@ -482,7 +534,7 @@ export class LocalProcessRuntime implements WorkloadRuntime {
     const kind = (ref: CgroupSupport["memory"]): "cgroup-v1" | "cgroup-v2" | undefined =>
       ref ? (ref.version === 1 ? "cgroup-v1" : "cgroup-v2") : undefined;
     return {
-      memory: kind(cg.memory) ?? (this.enforcement !== "none" && this.prlimitPath ? "prlimit" : "none"),
+      memory: kind(cg.memory) ?? (this.enforcement !== "none" ? "prlimit" : "none"),
       cpu: kind(cg.cpu) ?? "none",
     };
   }
@@ -497,6 +549,22 @@ export class LocalProcessRuntime implements WorkloadRuntime {
 
   private assertOpen(): void {
     if (this.closed) throw new UnavailableError("the local workload runtime is closed");
+  }
+
+  /** `<rootDir>/<id>` with work/ and tmp/; Conflict when it already exists (an untracked workload). */
+  private makeWorkloadDir(id: string, dir: string): void {
+    if (!this.rootReady) {
+      fs.mkdirSync(this.rootDir, { recursive: true });
+      this.rootReady = true;
+    }
+    try {
+      fs.mkdirSync(dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      throw new ConflictError(`workload ${id} exists on disk but is not tracked by this runtime; call recover() first`);
+    }
+    fs.mkdirSync(path.join(dir, WORK_DIR));
+    fs.mkdirSync(path.join(dir, TMP_DIR));
   }
 
   private mustGet(id: string): Entry {
@@ -541,24 +609,21 @@ export class LocalProcessRuntime implements WorkloadRuntime {
   }
 
   private setStatus(entry: Entry, patch: Partial<WorkloadStatus>): void {
+    const from = entry.status.phase;
     const next = makeStatus({ ...entry.status, ...patch });
-    if (next.phase !== entry.status.phase && !canTransition(entry.status.phase, next.phase)) {
-      this.log.error({ workload: entry.id, from: entry.status.phase, to: next.phase }, "illegal workload phase transition ignored");
+    if (next.phase !== from && !canTransition(from, next.phase)) {
+      this.log.error({ workload: entry.id, from, to: next.phase }, "illegal workload phase transition ignored");
       return;
     }
+    if (from === "Running" && next.phase !== "Running") this.running--;
+    if (from !== "Running" && next.phase === "Running") this.running++;
     entry.status = next;
     this.persist(entry);
     this.emit(entry);
   }
 
-  private runningCount(): number {
-    let n = 0;
-    for (const e of this.entries.values()) if (e.status.phase === "Running") n++;
-    return n;
-  }
-
   private schedule(): void {
-    while (!this.closed && this.runningCount() < this.maxConcurrent) {
+    while (!this.closed && this.running < this.maxConcurrent) {
       const entry = this.queue.shift();
       if (!entry) return;
       if (entry.status.phase === "Pending") this.launch(entry);
@@ -572,23 +637,22 @@ export class LocalProcessRuntime implements WorkloadRuntime {
       const plan = this.plan(entry);
       cgroups = plan.cgroups;
       const out = fs.openSync(path.join(entry.dir, STDOUT_FILE), "a");
-      const err = fs.openSync(path.join(entry.dir, STDERR_FILE), "a");
+      let err: number | undefined;
       try {
-        child = spawn(process.execPath, [WRAPPER, entry.dir], {
-          cwd: entry.dir,
+        err = fs.openSync(path.join(entry.dir, STDERR_FILE), "a");
+        child = spawn(this.shell, ["-c", plan.script, SUPERVISOR_NAME, ...plan.argv], {
+          cwd: plan.cwd,
           detached: true, // setsid(): the supervisor leads a new session and process group
-          env: {}, // nothing of the server's environment reaches the supervisor
-          stdio: ["pipe", out, err],
+          env: plan.env, // the workload's env, secrets included; nothing of the server's
+          stdio: ["ignore", out, "ignore", err], // see supervisor.ts: fd 3 becomes the workload's fd 2
         });
       } finally {
         fs.closeSync(out);
-        fs.closeSync(err);
+        if (err !== undefined) fs.closeSync(err);
       }
       child.on("error", () => {}); // spawn failures are handled below / by processGone; never crash the server
       const pid = child.pid;
-      if (pid === undefined) throw new StartFailure("could not spawn the workload supervisor");
-      child.stdin?.on("error", () => {});
-      child.stdin?.end(JSON.stringify({ argv: plan.argv, cwd: plan.cwd, env: plan.env }));
+      if (pid === undefined) throw new StartFailure(`could not spawn the workload supervisor (${this.shell})`);
       entry.process = identify(pid);
     } catch (e) {
       entry.secretEnv = undefined;
@@ -602,24 +666,18 @@ export class LocalProcessRuntime implements WorkloadRuntime {
     entry.child = child;
     entry.cgroups = cgroups;
     child.once("error", (e) => this.processGone(entry, { spawnError: errorMessage(e) }));
-    child.once("exit", (_code, signal) => this.processGone(entry, { supervisorSignal: signal ?? undefined }));
+    child.once("exit", (code, signal) => this.processGone(entry, { supervisorExit: { code, signal } }));
     this.log.info({ workload: entry.id, pid: entry.process.pid }, "workload started");
     this.setStatus(entry, { phase: "Running", startedAt: nowIso() });
     this.armTimeout(entry);
   }
 
   /** Everything the supervisor needs; throws StartFailure for problems that are the spec's fault. */
-  private plan(entry: Entry): { argv: string[]; cwd: string; env: Record<string, string>; cgroups?: WorkloadCgroups } {
+  private plan(entry: Entry): { script: string; argv: string[]; cwd: string; env: Record<string, string>; cgroups?: WorkloadCgroups } {
     const spec = entry.spec;
     const workDir = path.join(entry.dir, WORK_DIR);
-    const cwd = path.resolve(workDir, spec.workingDir ?? ".");
-    let isDir = false;
-    try {
-      isDir = fs.statSync(cwd).isDirectory();
-    } catch {
-      // reported below
-    }
-    if (!isDir) throw new StartFailure(`working directory does not exist: ${cwd}`);
+    const cwd = spec.workingDir === undefined ? workDir : path.resolve(workDir, spec.workingDir);
+    if (!statOrUndefined(cwd)?.isDirectory()) throw new StartFailure(`working directory does not exist: ${cwd}`);
     const env: Record<string, string> = {
       PATH: this.defaultPath,
       HOME: workDir,
@@ -632,14 +690,15 @@ export class LocalProcessRuntime implements WorkloadRuntime {
     if (command === undefined) throw new StartFailure("command is empty");
     const executable = resolveExecutable(command, env.PATH, cwd);
     for (const volume of spec.volumes ?? []) {
-      if (!path.isAbsolute(volume.source) || !fs.existsSync(volume.source)) {
+      if (!path.isAbsolute(volume.source) || statOrUndefined(volume.source) === undefined) {
         throw new StartFailure(`volume source does not exist on this host: ${volume.source}`);
       }
       const link = path.join(workDir, volume.mountPath.replace(/^\/+/, ""));
       fs.mkdirSync(path.dirname(link), { recursive: true });
       if (!fs.existsSync(link)) fs.symlinkSync(volume.source, link);
     }
-    const prefix: string[] = [];
+    let procsFiles: readonly string[] = [];
+    let addressSpaceKiB: number | undefined;
     const limits = spec.resources?.limits ?? {};
     let cgroups: WorkloadCgroups | undefined;
     if (limits.memoryBytes !== undefined || limits.cpu !== undefined) {
@@ -647,20 +706,18 @@ export class LocalProcessRuntime implements WorkloadRuntime {
       for (const problem of created.problems) this.log.warn({ workload: entry.id, problem }, "cgroup limit not applied");
       if (created.procsFiles.length > 0) {
         cgroups = created.cgroups;
-        prefix.push("/bin/sh", "-c", CGROUP_JOIN_SCRIPT, "forja-join", ...created.procsFiles, "--");
+        procsFiles = created.procsFiles;
       }
       if (limits.memoryBytes !== undefined && !created.cgroups.memory) {
-        if (this.enforcement !== "none" && this.prlimitPath) {
-          prefix.push(this.prlimitPath, `--as=${limits.memoryBytes}`, "--");
-        } else {
-          this.log.warn({ workload: entry.id, memoryBytes: limits.memoryBytes }, "memory limit not enforced on this host");
-        }
+        if (this.enforcement !== "none") addressSpaceKiB = Math.max(1, Math.floor(limits.memoryBytes / 1024));
+        else this.log.warn({ workload: entry.id, memoryBytes: limits.memoryBytes }, "memory limit not enforced on this host");
       }
       if (limits.cpu !== undefined && !created.cgroups.cpu) {
         this.log.warn({ workload: entry.id, cpu: limits.cpu }, "cpu limit not enforced on this host");
       }
     }
-    return { argv: [...prefix, executable, ...leading, ...(spec.args ?? [])], cwd, env, cgroups };
+    const script = supervisorScript({ dir: entry.dir, mvPath: this.mvPath, cgroupProcsFiles: procsFiles, addressSpaceKiB });
+    return { script, argv: [executable, ...leading, ...(spec.args ?? [])], cwd, env, cgroups };
   }
 
   private armTimeout(entry: Entry): void {
@@ -713,7 +770,10 @@ export class LocalProcessRuntime implements WorkloadRuntime {
   }
 
   private signal(entry: Entry, signal: NodeJS.Signals): void {
-    if (entry.process) signalGroup(entry.process, signal);
+    if (entry.child && entry.process) {
+      // Our child, not yet reaped: its pid cannot have been reused, no need to check /proc.
+      killGroup(entry.process.pid, signal);
+    } else if (entry.process) signalGroup(entry.process, signal);
     if (entry.cgroups) signalPids(cgroupPids(entry.cgroups), signal);
   }
 
@@ -742,25 +802,33 @@ export class LocalProcessRuntime implements WorkloadRuntime {
   }
 
   /** The supervisor ended (or was found gone after a restart): classify and finish. */
-  private processGone(entry: Entry, info: { supervisorSignal?: string; spawnError?: string }): void {
+  private processGone(entry: Entry, info: GoneInfo): void {
     if (this.closed || entry.ending || isTerminal(entry.status.phase)) return;
     entry.ending = true;
     this.clearTimers(entry);
+    const wasParent = entry.child !== undefined;
     entry.child = undefined;
     // Container semantics: when the main process has ended, nothing of the workload may linger.
-    if (entry.process) signalGroup(entry.process, "SIGKILL");
+    // (We just reaped the supervisor, the group leader: while members remain, its pid stays in
+    // use as their process group id and cannot be reused.)
+    if (entry.process) {
+      if (wasParent) killGroup(entry.process.pid, "SIGKILL");
+      else signalGroup(entry.process, "SIGKILL");
+    }
     if (entry.cgroups) signalPids(cgroupPids(entry.cgroups), "SIGKILL");
-    const record = readJson<ExitRecord>(path.join(entry.dir, EXIT_FILE));
+    const { record, mtime } = readExitRecord(entry.dir, !wasParent);
     const oom = entry.cgroups ? oomKillCount(entry.cgroups) > 0 : false;
-    const outcome = this.classify(entry, record, oom, info);
+    const outcome = this.classify(entry, record ? decodeExitRecord(record) : undefined, oom, info);
     if (entry.cgroups) void this.dropCgroups(entry.cgroups);
-    this.finish(entry, outcome);
+    // After a restart, the exit record's time is when it really ended.
+    this.finish(entry, mtime !== undefined && record ? { ...outcome, finishedAt: mtime } : outcome);
   }
 
-  private classify(entry: Entry, record: ExitRecord | undefined, oom: boolean, info: { supervisorSignal?: string; spawnError?: string }): Outcome {
-    const exitCode = typeof record?.exitCode === "number" ? record.exitCode : undefined;
-    const signal = (typeof record?.signal === "string" ? record.signal : undefined) ?? (record ? undefined : info.supervisorSignal);
-    const startError = record?.error ?? info.spawnError;
+  private classify(entry: Entry, exit: DecodedExit | undefined, oom: boolean, info: GoneInfo): Outcome {
+    const supervisorSignal = info.supervisorExit?.signal ?? undefined;
+    const exitCode = exit?.exitCode;
+    const signal = exit ? exit.signal : supervisorSignal;
+    const startError = exit?.error ?? info.spawnError;
     const stop = entry.stop;
     if (stop?.reason === "Cancelled") return { phase: "Cancelled", reason: "Cancelled", message: "cancelled on request", exitCode, signal };
     if (stop?.reason === "Timeout") {
@@ -770,21 +838,26 @@ export class LocalProcessRuntime implements WorkloadRuntime {
     if (oom && exitCode !== 0) {
       return { phase: "Failed", reason: "OOMKilled", message: "killed by the kernel OOM killer (memory limit exceeded)", exitCode, signal };
     }
-    if (!record) {
-      if (info.supervisorSignal !== undefined) {
-        return { phase: "Failed", reason: "Signal", message: `the workload's process group was killed by ${info.supervisorSignal}`, signal };
+    if (!exit) {
+      if (supervisorSignal !== undefined) {
+        return { phase: "Failed", reason: "Signal", message: `the workload's process group was killed by ${supervisorSignal}`, signal };
       }
-      return { phase: "Lost", reason: "Lost", message: "the process is gone and left no exit record" };
+      const code = info.supervisorExit?.code;
+      const why = code !== undefined && code !== null ? `its supervisor exited with code ${code} without an exit record` : "the process is gone and left no exit record";
+      return { phase: "Lost", reason: "Lost", message: why };
     }
     if (signal !== undefined) return { phase: "Failed", reason: "Signal", message: `killed by ${signal}`, signal };
     if (exitCode === 0) return { phase: "Succeeded", reason: "Completed", exitCode };
+    if (exitCode === SETUP_FAILED_STATUS && entry.cgroups) {
+      return { phase: "Failed", reason: "Error", message: `exited with code ${exitCode} (or could not join its cgroup: see stderr)`, exitCode };
+    }
     return { phase: "Failed", reason: "Error", message: `exited with code ${exitCode ?? "unknown"}`, exitCode };
   }
 
   private finish(entry: Entry, outcome: Outcome): void {
     this.clearTimers(entry);
     this.log.info({ workload: entry.id, phase: outcome.phase, reason: outcome.reason, exitCode: outcome.exitCode }, "workload ended");
-    this.setStatus(entry, { ...outcome, finishedAt: nowIso() });
+    this.setStatus(entry, { ...outcome, finishedAt: outcome.finishedAt ?? nowIso() });
     this.schedule();
   }
 

@@ -96,6 +96,11 @@ export function signalGroup(id: ProcessIdentity, signal: NodeJS.Signals): boolea
   return kill(-id.pid, signal);
 }
 
+/** Signal process group `pgid` without an identity check: only for a group leader we spawned and have not reaped yet. */
+export function killGroup(pgid: number, signal: NodeJS.Signals): boolean {
+  return pgid > 1 && kill(-pgid, signal);
+}
+
 export function signalPids(pids: readonly number[], signal: NodeJS.Signals): void {
   for (const pid of pids) if (pid > 1 && pid !== process.pid) kill(pid, signal);
 }

@@ -1,0 +1,120 @@
+/**
+ * PipelineSchedules on a real server, with a 6-field cron ticking every second: runs start,
+ * Forbid skips ticks while a run is active, suspend stops the ticks, history limits prune.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestServer, type TestServer } from "../support/server.ts";
+import { applyOk, call, eventually, pipeline, PROJECT, sleep, type Run } from "./support.ts";
+
+let s: TestServer;
+beforeAll(async () => {
+  s = await startTestServer();
+  await applyOk(s, [
+    pipeline("quick", { params: { code: { type: "integer", default: 0 } }, steps: [{ name: "q", command: ["sh", "-c", "exit {{params.code}}"] }] }),
+    pipeline("slow", { steps: [{ name: "z", command: ["sleep", "2.5"] }] }),
+  ]);
+});
+afterAll(async () => {
+  await s?.stop();
+});
+
+interface ScheduleStatus {
+  lastScheduleTime?: string;
+  nextScheduleTime?: string;
+  lastRun?: string;
+  active?: string[];
+  skipped?: number;
+  conditions?: { type: string; status: string; reason?: string }[];
+}
+
+function schedule(name: string, spec: Record<string, unknown>): Record<string, unknown> {
+  return { apiVersion: "forja.dev/v1", kind: "PipelineSchedule", metadata: { name, project: PROJECT }, spec: { schedule: "* * * * * *", ...spec } };
+}
+
+async function scheduleStatus(name: string): Promise<ScheduleStatus> {
+  return (await call<{ status: ScheduleStatus }>(s, "GET", `/api/v1/projects/${PROJECT}/pipelineschedules/${name}`)).body.status;
+}
+
+async function runsOf(name: string): Promise<Run[]> {
+  const r = await call<{ items: Run[] }>(s, "GET", `/api/v1/projects/${PROJECT}/pipelineruns?labelSelector=${encodeURIComponent(`forja.dev/schedule=${name}`)}`);
+  expect(r.status).toBe(200);
+  return r.body.items;
+}
+
+const ended = (r: Run) => ["Succeeded", "Failed", "Cancelled"].includes(r.status.phase);
+
+describe("PipelineSchedule", () => {
+  it("starts a run at every tick, named after the tick; suspend stops the ticks", async () => {
+    await applyOk(s, [schedule("every-second", { pipelineRef: { name: "quick" }, successfulRunsHistoryLimit: 20 })]);
+    const runs = await eventually("3 scheduled runs", async () => {
+      const items = await runsOf("every-second");
+      return items.length >= 3 ? items : undefined;
+    }, 8000);
+    for (const r of runs) {
+      expect(r.metadata.name).toMatch(/^every-second-\d{10}$/);
+      expect(r.spec.pipelineRef?.name).toBe("quick");
+    }
+    // one run per tick: the names (tick seconds) are distinct and the ticks a second apart
+    const ticks = runs.map((r) => Number(r.metadata.name.split("-").pop())).sort();
+    expect(new Set(ticks).size).toBe(ticks.length);
+    const st = await scheduleStatus("every-second");
+    expect(st.conditions?.[0]).toMatchObject({ type: "Ready", status: "True", reason: "Scheduled" });
+    expect(Date.parse(st.nextScheduleTime!)).toBeGreaterThan(Date.parse(st.lastScheduleTime!));
+    await eventually("the runs to succeed", async () => (await runsOf("every-second")).slice(0, 3).every((r) => r.status.phase === "Succeeded"), 8000);
+
+    await applyOk(s, [schedule("every-second", { pipelineRef: { name: "quick" }, successfulRunsHistoryLimit: 20, suspend: true })]);
+    await eventually("the schedule to be suspended", async () => (await scheduleStatus("every-second")).conditions?.[0]?.reason === "Suspended");
+    const count = (await runsOf("every-second")).length;
+    await sleep(1600); // at least one tick boundary
+    expect((await runsOf("every-second")).length).toBe(count);
+    expect((await scheduleStatus("every-second")).nextScheduleTime).toBeUndefined();
+  });
+
+  it("Forbid: never two runs at once; ticks during a run are skipped and counted", async () => {
+    // cache: false, or every run after the first would be an instant cache hit of `sleep 2.5`
+    await applyOk(s, [schedule("forbid", { pipelineRef: { name: "slow" }, concurrencyPolicy: "Forbid", cache: false, successfulRunsHistoryLimit: 20 })]);
+    const deadline = Date.now() + 5000;
+    let maxActive = 0;
+    const seen = new Set<string>();
+    while (Date.now() < deadline) {
+      const runs = await runsOf("forbid");
+      for (const r of runs) seen.add(r.metadata.name);
+      maxActive = Math.max(maxActive, runs.filter((r) => !ended(r)).length);
+      await sleep(100);
+    }
+    await applyOk(s, [schedule("forbid", { pipelineRef: { name: "slow" }, concurrencyPolicy: "Forbid", suspend: true })]);
+    expect(seen.size).toBeGreaterThanOrEqual(1);
+    // 5 ticks in 5 s, each run lasts 2.5 s: at most 2 could start
+    expect(seen.size).toBeLessThanOrEqual(2);
+    expect(maxActive).toBe(1);
+    expect((await scheduleStatus("forbid")).skipped).toBeGreaterThanOrEqual(2);
+  });
+
+  it("history limits delete the oldest ended runs beyond successfulRunsHistoryLimit / failedRunsHistoryLimit", async () => {
+    await applyOk(s, [
+      schedule("keep-one", { pipelineRef: { name: "quick" }, successfulRunsHistoryLimit: 1 }),
+      schedule("keep-none-failed", { pipelineRef: { name: "quick" }, params: { code: 1 }, failedRunsHistoryLimit: 0 }),
+    ]);
+    const started = { "keep-one": new Set<string>(), "keep-none-failed": new Set<string>() };
+    await eventually("4 ticks of each schedule", async () => {
+      for (const name of ["keep-one", "keep-none-failed"] as const) for (const r of await runsOf(name)) started[name].add(r.metadata.name);
+      return started["keep-one"].size >= 4 && started["keep-none-failed"].size >= 4;
+    }, 10_000);
+    await applyOk(s, [
+      schedule("keep-one", { pipelineRef: { name: "quick" }, successfulRunsHistoryLimit: 1, suspend: true }),
+      schedule("keep-none-failed", { pipelineRef: { name: "quick" }, params: { code: 1 }, failedRunsHistoryLimit: 0, suspend: true }),
+    ]);
+    // Pruning happens at each tick, so a run that ended after the last tick may still be there.
+    const ok = (await runsOf("keep-one")).filter(ended);
+    expect(ok.every((r) => r.status.phase === "Succeeded")).toBe(true);
+    expect(ok.length).toBeLessThanOrEqual(2);
+    const failed = (await runsOf("keep-none-failed")).filter(ended);
+    expect(failed.every((r) => r.status.phase === "Failed")).toBe(true);
+    expect(failed.length).toBeLessThanOrEqual(1);
+    // the oldest runs of both are gone
+    const oldest = (set: Set<string>) => [...set].sort()[0]!;
+    for (const name of [oldest(started["keep-one"]), oldest(started["keep-none-failed"])]) {
+      await eventually(`${name} to be deleted`, async () => (await call(s, "GET", `/api/v1/projects/${PROJECT}/pipelineruns/${name}`)).status === 404, 5000);
+    }
+  });
+});
