@@ -14,8 +14,9 @@ const LABEL_VALUE_PATTERN = "^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$"
 export const Name = Type.String({ pattern: NAME_PATTERN, maxLength: 63, description: "lowercase letters, digits and '-', at most 63 characters" });
 export const Labels = Type.Record(Type.String({ pattern: LABEL_KEY_PATTERN }), Type.String({ pattern: LABEL_VALUE_PATTERN, maxLength: 63 }), {
   description: "key/value pairs used to select resources",
+  additionalProperties: false,
 });
-export const Annotations = Type.Record(Type.String({ maxLength: 317 }), Type.String({ maxLength: 65536 }));
+export const Annotations = Type.Record(Type.String({ maxLength: 317 }), Type.String({ maxLength: 65536 }), { additionalProperties: false });
 
 /** Metadata as written by users (what apply/create accept). */
 export const ObjectMetaInput = Type.Object(

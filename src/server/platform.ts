@@ -20,6 +20,8 @@ import { errorMessage } from "../platform/errors.ts";
 import { ProjectController } from "../projects/controller.ts";
 import { ProjectKind } from "../projects/kind.ts";
 import { pipelinesFeature } from "../pipelines/feature.ts";
+import { trackingFeature } from "../tracking/feature.ts";
+import { registryFeature } from "../registry/feature.ts";
 import { KindRegistry } from "../resources/kinds.ts";
 import { ResourceRepository } from "../resources/repository.ts";
 import { resourceRoutes } from "../resources/routes.ts";
@@ -50,7 +52,7 @@ const coreFeature: FeatureModule = {
 };
 
 export function features(): FeatureModule[] {
-  return [coreFeature, pipelinesFeature()];
+  return [coreFeature, pipelinesFeature(), trackingFeature(), registryFeature()];
 }
 
 export function createLogger(config: Pick<ServerConfig, "logLevel">): Logger {

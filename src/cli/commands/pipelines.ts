@@ -9,7 +9,7 @@ import { duration, toJson, toYaml } from "../output.ts";
 import { parseOutput } from "./resources.ts";
 
 type Run = (p: Promise<number>) => void;
-type RunResource = Resource<{ pipelineRef?: { name: string } }, PipelineRunStatus>;
+type RunResource = Resource<{ pipelineRef?: { name: string }; retry?: number }, PipelineRunStatus>;
 
 /** "run/etl-x1y2z", "pipelinerun/etl-x1y2z" or "etl-x1y2z" → "etl-x1y2z". */
 export function runName(arg: string): string {
@@ -195,13 +195,14 @@ export function registerPipelineCommands(program: Command, ctx: CliContext, run:
           const client = ctx.client();
           const project = ctx.project(opts.project);
           const name = runName(arg);
-          await client.request("POST", `${runPath(project, name)}/retry`);
+          const retried = await client.request<RunResource>("POST", `${runPath(project, name)}/retry`);
           ctx.io.err(`run/${name} retrying`);
           if (!opts.watch) return 0;
-          // Wait for the controller to pick the retry up before watching for the end.
+          // Wait for the controller to pick the retry up before watching for the end (the
+          // retry may already have ended again, Failed, by the time we look).
           for (let i = 0; i < 100; i++) {
             const r = await client.request<RunResource>("GET", runPath(project, name));
-            if (r.status.phase === "Running" || r.status.phase === "Succeeded") break;
+            if ((r.status.observedRetry ?? 0) >= (retried.spec.retry ?? 0)) break;
             await new Promise((res) => setTimeout(res, 100));
           }
           return finish(ctx, await watchRun(ctx, client, project, name));

@@ -1,0 +1,41 @@
+/** The tracking feature: MLflow-compatible experiments, runs and artifacts, plus the native API. */
+import { TrackingAccess } from "../mlflow/index.ts";
+import type { FeatureModule, PlatformContext } from "../server/feature.ts";
+import { ArtifactService } from "./artifacts.ts";
+import { trackingMigrations } from "./migrations.ts";
+import { trackingMlflowRoutes } from "./mlflow-routes.ts";
+import { trackingNativeRoutes } from "./native-routes.ts";
+import { TrackingService } from "./service.ts";
+import { TrackingStore } from "./store.ts";
+
+export interface Tracking {
+  readonly service: TrackingService;
+  readonly artifacts: ArtifactService;
+}
+
+export function createTracking(ctx: PlatformContext): Tracking {
+  const access = new TrackingAccess({ database: ctx.database, authz: ctx.authz, repo: ctx.repo });
+  const store = new TrackingStore(ctx.database);
+  return {
+    service: new TrackingService(store, access, ctx.database.engine),
+    artifacts: new ArtifactService(ctx.database, ctx.artifacts, access, ctx.config.artifactMaxBytes),
+  };
+}
+
+export function trackingFeature(): FeatureModule {
+  let tracking: Tracking | undefined;
+  const get = (ctx: PlatformContext): Tracking => (tracking ??= createTracking(ctx));
+  return {
+    name: "tracking",
+    migrations: trackingMigrations,
+    routes(ctx) {
+      const t = get(ctx);
+      const mlflow = trackingMlflowRoutes(ctx, t.service, t.artifacts);
+      const native = trackingNativeRoutes(t.service);
+      return async (app) => {
+        await mlflow(app);
+        await native(app);
+      };
+    },
+  };
+}
