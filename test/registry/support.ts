@@ -4,14 +4,18 @@
  */
 import type { TestServer } from "../support/server.ts";
 
-export interface Reply<T = any> {
+/** Parsed JSON answers: tests navigate them freely (shapes are what they assert). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
+export interface Reply<T = Json> {
   status: number;
   body: T;
   text: string;
 }
 
 /** `path` is relative to the MLflow root, e.g. "registered-models/create"; `root` picks the URI form. */
-export async function mlflow<T = any>(
+export async function mlflow<T = Json>(
   s: Pick<TestServer, "fetch">,
   method: "GET" | "POST" | "PATCH" | "DELETE",
   path: string,
@@ -45,14 +49,14 @@ export async function mlflow<T = any>(
 }
 
 /** Like `mlflow` but throws unless 200. */
-export async function ok<T = any>(...args: Parameters<typeof mlflow>): Promise<T> {
+export async function ok<T = Json>(...args: Parameters<typeof mlflow>): Promise<T> {
   const r = await mlflow<T>(...args);
   if (r.status !== 200) throw new Error(`${args[1]} ${args[2]} → ${r.status} ${r.text}`);
   return r.body;
 }
 
 /** JSON call to the native API. */
-export async function native<T = any>(s: Pick<TestServer, "fetch">, method: string, path: string, body?: unknown, token?: string): Promise<Reply<T>> {
+export async function native<T = Json>(s: Pick<TestServer, "fetch">, method: string, path: string, body?: unknown, token?: string): Promise<Reply<T>> {
   const res = await s.fetch(path, {
     method,
     ...(token !== undefined ? { token } : {}),
