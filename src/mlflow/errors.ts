@@ -127,6 +127,7 @@ export function toMlflowError(err: unknown, bodyLimit?: number): { status: numbe
     case "FST_ERR_CTP_EMPTY_JSON_BODY":
     case "FST_ERR_CTP_INVALID_JSON_BODY":
       return out("INVALID_PARAMETER_VALUE", "Bad Request: the body is not valid JSON");
+    case undefined:
     default:
       break;
   }

@@ -43,7 +43,12 @@ export interface MlflowCall {
   readonly reply: FastifyReply;
 }
 
-/** The response object, or undefined for `{}`. A raw endpoint returns the reply it sent. */
+/** A response body already serialized as a JSON object (for large responses: no intermediate objects). */
+export class RawJson {
+  constructor(readonly json: string) {}
+}
+
+/** The response object (or RawJson), or undefined for `{}`. A raw endpoint sends the reply itself. */
 export type MlflowHandler = (call: MlflowCall) => Promise<object | undefined> | object | undefined;
 
 export interface MlflowEndpoint {
@@ -146,9 +151,10 @@ async function registerNotFound(app: FastifyInstance, bodyLimit: number): Promis
   for (const version of ["2.0", "3.0"] as const) {
     for (const prefix of mlflowPrefixes(version)) {
       await app.register(
-        async (scope) => {
+        (scope, _opts, done) => {
           setupScope(scope, bodyLimit);
           scope.setNotFoundHandler((_req, reply) => reply.status(404).send(""));
+          done();
         },
         { prefix },
       );
@@ -169,7 +175,7 @@ export function mlflowRoutes(ctx: PlatformContext, endpoints: readonly MlflowEnd
       if (mine.length === 0) continue;
       for (const prefix of mlflowPrefixes(version)) {
         await app.register(
-          async (scope) => {
+          (scope, _opts, done) => {
             setupScope(scope, bodyLimit);
             for (const e of mine) {
               scope.route({
@@ -194,10 +200,12 @@ export function mlflowRoutes(ctx: PlatformContext, endpoints: readonly MlflowEnd
                   }
                   const result = await e.handler({ principal: request.principal, project, scoped, input, params, request, reply });
                   if (e.raw || reply.sent) return reply;
-                  return reply.status(200).type("application/json").send(JSON.stringify(result ?? {}));
+                  const text = result instanceof RawJson ? result.json : JSON.stringify(result ?? {});
+                  return reply.status(200).type("application/json").send(text);
                 },
               });
             }
+            done();
           },
           { prefix },
         );

@@ -173,14 +173,13 @@ export function encodeDouble(n: number): number | string {
 export function normalizeQuery(query: unknown): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (typeof query !== "object" || query === null) return out;
+  const asList = (x: unknown): unknown[] => (Array.isArray(x) ? (x as unknown[]) : x === undefined ? [] : [x]);
   for (const [k, v] of Object.entries(query as Record<string, unknown>)) {
     if (k.endsWith("[]")) {
       const key = k.slice(0, -2);
-      const prev = out[key];
-      const add = Array.isArray(v) ? v : [v];
-      out[key] = [...(Array.isArray(prev) ? prev : prev === undefined ? [] : [prev]), ...add];
-    } else if (out[k] !== undefined && Array.isArray(out[k])) {
-      out[k] = [...(out[k] as unknown[]), ...(Array.isArray(v) ? v : [v])];
+      out[key] = [...asList(out[key]), ...asList(v)];
+    } else if (Array.isArray(out[k])) {
+      out[k] = [...asList(out[k]), ...asList(v)];
     } else {
       out[k] = v;
     }

@@ -43,7 +43,7 @@ export class PipelineService {
     await this.authz.check(principal, "create", "PipelineRun", project);
     const pipeline = await this.repo.get({ kind: "Pipeline", project, name: pipelineName });
     if (!pipeline) throw new NotFoundError(`pipeline "${pipelineName}" not found in project "${project}"`);
-    const validated = validatePipeline(pipeline.spec as PipelineSpec);
+    const validated = validatePipeline(pipeline.spec);
     resolveParams(validated, input.params ?? {}, { fieldPrefix: "params" });
     if (input.timeoutSeconds !== undefined && !(input.timeoutSeconds > 0)) throw InvalidInputError.field("timeoutSeconds", "must be positive");
     const spec: PipelineRunSpec = {

@@ -48,7 +48,7 @@ export class KindRegistry {
   register<S extends TSchema, St extends TSchema>(def: KindDefinition<S, St>): void {
     if (this.byKind.has(def.kind)) throw new Error(`kind ${def.kind} registered twice`);
     const reg: RegisteredKind = {
-      def: def as unknown as AnyKind,
+      def,
       manifest: new SchemaValidator(this.ajv, manifestSchema(def.kind, def.spec)),
       resourceSchema: resourceSchema(def.kind, def.spec, def.status),
       manifestSchema: manifestSchema(def.kind, def.spec),

@@ -29,7 +29,7 @@ import { ResourceService } from "../resources/service.ts";
 import { createAjv } from "../resources/validation.ts";
 import { LocalProcessRuntime } from "../runtime/local/local-runtime.ts";
 import { openDatabase, type Database } from "../store/database.ts";
-import { coreMigrations, migrate } from "../store/migrations.ts";
+import { coreMigrations, migrate, type NamedMigrations } from "../store/migrations.ts";
 import { bootstrap } from "./bootstrap.ts";
 import type { FeatureModule, PlatformContext } from "./feature.ts";
 import { healthRoutes, metricsRoutes } from "./health.ts";
@@ -69,7 +69,7 @@ export async function createPlatform(config: ServerConfig, options: { logger?: L
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
 
   const database: Database = openDatabase({ url: config.databaseUrl });
-  const migrations = Object.assign(coreMigrations(), ...mods.map((m) => m.migrations ?? {}));
+  const migrations = mods.reduce<NamedMigrations>((all, m) => ({ ...all, ...m.migrations }), coreMigrations());
   try {
     const applied = await migrate(database, migrations);
     if (applied.length) logger.info({ applied, store: database.description }, "database migrated");

@@ -7,7 +7,8 @@
 import { basename, extname } from "node:path";
 import { sql } from "kysely";
 import type { ArtifactStore, Digest } from "../artifacts/port.ts";
-import { MlflowError, TrackingAccess, optString, runIdOf, type CallScope, type MlflowCall, type RunRow } from "../mlflow/index.ts";
+import { MlflowError, optString, runIdOf, type CallScope, type MlflowCall, type RunRow } from "../mlflow/index.ts";
+import type { TrackingAccess } from "../mlflow/index.ts";
 import { PayloadTooLargeError } from "../platform/errors.ts";
 import type { Database } from "../store/database.ts";
 
@@ -93,9 +94,19 @@ export class ArtifactService {
     const exp = await this.access.experiment(call, experimentId, "update");
     const declared = Number(call.request.headers["content-length"] ?? NaN);
     if (Number.isFinite(declared) && declared > this.maxBytes) {
+      call.request.raw.resume();
+      void call.reply.header("connection", "close");
       throw new PayloadTooLargeError(`artifact is larger than the limit of ${this.maxBytes} bytes`);
     }
-    const info = await this.blobs.put(call.request.raw, { maxBytes: this.maxBytes });
+    let info;
+    try {
+      info = await this.blobs.put(call.request.raw, { maxBytes: this.maxBytes });
+    } catch (e) {
+      // Drain the rest of the upload so the client reads our answer instead of blocking on send.
+      call.request.raw.resume();
+      void call.reply.header("connection", "close");
+      throw e;
+    }
     await this.database.db
       .insertInto("tracking_artifacts")
       .values({ path, experiment_id: exp.experiment_id, digest: info.digest, size: info.size, created_at: Date.now() })

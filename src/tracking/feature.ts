@@ -34,7 +34,7 @@ export function trackingFeature(): FeatureModule {
       const native = trackingNativeRoutes(t.service);
       return async (app) => {
         await mlflow(app);
-        await native(app);
+        native(app);
       };
     },
   };

@@ -101,7 +101,7 @@ export const trackingMigrations: NamedMigrations = {
         .addColumn("created_at", "bigint", (c) => c.notNull())
         .execute();
       await db.schema.createIndex("tracking_artifacts_exp").on("tracking_artifacts").columns(["experiment_id"]).execute();
-      await db.insertInto("counters" as never).values({ name: "mlflowExperimentId", value: 0 } as never).execute();
+      await db.insertInto("counters" as never).values({ name: "mlflowExperimentId", value: 0 }).execute();
     },
   },
 };

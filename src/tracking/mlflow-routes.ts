@@ -11,7 +11,7 @@ export function trackingMlflowRoutes(ctx: PlatformContext, svc: TrackingService,
     path: `mlflow/${path}`,
     handler: async (c) => (await handler(c)) ?? undefined,
   });
-  const notImplemented = async (): Promise<never> => {
+  const notImplemented = (): never => {
     throw new MlflowError("NOT_IMPLEMENTED", "Multipart upload is not supported by this server; upload with a single PUT.");
   };
   const endpoints: MlflowEndpoint[] = [

@@ -25,7 +25,23 @@ export function toForjaError(e: unknown): unknown {
       return new ForbiddenError(e.message);
     case "UNAUTHENTICATED":
       return new UnauthenticatedError(e.message);
-    default:
+    case "INVALID_PARAMETER_VALUE":
+    case "BAD_REQUEST":
+    case "INVALID_STATE":
+      return new InvalidInputError(e.message);
+    case "ABORTED":
+    case "ALREADY_EXISTS":
+    case "CANCELLED":
+    case "CUSTOMER_UNAUTHORIZED":
+    case "DATA_LOSS":
+    case "DEADLINE_EXCEEDED":
+    case "ENDPOINT_NOT_FOUND":
+    case "INTERNAL_ERROR":
+    case "NOT_IMPLEMENTED":
+    case "REQUEST_LIMIT_EXCEEDED":
+    case "RESOURCE_CONFLICT":
+    case "RESOURCE_EXHAUSTED":
+    case "TEMPORARILY_UNAVAILABLE":
       return e.status < 500 || e.errorCode === "INVALID_STATE" ? new InvalidInputError(e.message) : e;
   }
 }

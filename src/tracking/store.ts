@@ -474,8 +474,7 @@ export class TrackingStore {
       .where("run_id", "=", runId)
       .where("key", "=", key)
       .orderBy("step")
-      .orderBy("timestamp")
-      .orderBy("value");
+      .orderBy("timestamp");
     if (limit !== undefined) q = q.limit(limit).offset(offset);
     else if (offset > 0) q = q.limit(Number.MAX_SAFE_INTEGER).offset(offset);
     return q.execute();

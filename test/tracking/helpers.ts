@@ -36,7 +36,7 @@ export function mlflowClient(server: TestServer, opts: { token?: string | null; 
     async get(path, query = {}) {
       const qs = new URLSearchParams();
       for (const [k, v] of Object.entries(query)) for (const x of Array.isArray(v) ? v : [v]) qs.append(k, String(x));
-      return parse(await fetch(`${server.url}${base}/${path}${qs.size ? `?${qs}` : ""}`, { headers: headers() }));
+      return parse(await fetch(`${server.url}${base}/${path}${qs.size ? `?${qs.toString()}` : ""}`, { headers: headers() }));
     },
     async post(path, body = {}) {
       return parse(await fetch(`${server.url}${base}/${path}`, { method: "POST", headers: { ...headers(), "content-type": "application/json" }, body: JSON.stringify(body) }));

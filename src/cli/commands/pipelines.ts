@@ -154,7 +154,7 @@ export function registerPipelineCommands(program: Command, ctx: CliContext, run:
             query: { step: opts.step, follow: opts.follow ? true : undefined, attempt: opts.attempt },
             signal: AbortSignal.timeout(24 * 3600 * 1000),
           });
-          if (res.body) for await (const chunk of res.body) process.stdout.write(chunk);
+          if (res.body) for await (const chunk of res.body as AsyncIterable<Uint8Array>) process.stdout.write(chunk);
           return 0;
         })(),
       ),

@@ -281,6 +281,67 @@ describe("LocalProcessRuntime", () => {
       await b.close();
     }));
 
+  it("starts workloads with default signal dispositions and keeps shell job messages out of their logs", () =>
+    withRoot(async (rootDir) => {
+      const rt = runtime(rootDir);
+      // The sh supervisor traps TERM/INT/...: the workload must not inherit that (nor an "ignore").
+      await rt.start(sh("sigs", "grep '^SigIgn:' /proc/self/status; ls /proc/self/fd | tr '\\n' ' '; echo; kill -SEGV $$"));
+      const end = await waitForEnd(rt, "sigs");
+      expect(end).toMatchObject({ phase: "Failed", reason: "Signal", signal: "SIGSEGV" });
+      const out = await stdout(rt, "sigs");
+      expect(out).toContain("SigIgn:\t0000000000000000\n"); // nothing ignored, INT and QUIT included
+      // fd 0-2 and the one ls opens for /proc/self/fd: the supervisor's fd 3 (stderr.log) is not leaked.
+      expect(out.split("\n")[1]!.trim().split(" ").filter((fd) => Number(fd) <= 10)).toEqual(["0", "1", "2", "3"]);
+      // The supervisor shell reports "Segmentation fault" on its own stderr, which is /dev/null.
+      expect(await readFile(path.join(rootDir, "sigs", "stderr.log"), "utf8")).toBe("");
+      await rt.close();
+    }));
+
+  it("records the exit code of a workload that handles SIGTERM: the supervisor outlives the group signal", () =>
+    withRoot(async (rootDir) => {
+      const rt = runtime(rootDir);
+      await rt.start(sh("term-7", "trap 'echo bye; exit 7' TERM; echo ready; while :; do sleep 0.05; done", { gracePeriodSeconds: 5 }));
+      await until("ready", () => fs.readFileSync(path.join(rootDir, "term-7", "stdout.log"), "utf8").includes("ready"));
+      await rt.cancel("term-7");
+      const end = await waitForEnd(rt, "term-7");
+      expect(end).toMatchObject({ phase: "Cancelled", reason: "Cancelled", exitCode: 7 });
+      expect(await stdout(rt, "term-7")).toBe("ready\nbye\n");
+      expect(JSON.parse(await readFile(path.join(rootDir, "term-7", "exit.json"), "utf8"))).toEqual({ status: 7 });
+      expect((await readState(rootDir, "term-7")) as unknown).toMatchObject({ stop: { reason: "Cancelled", graceSeconds: 5 } });
+      await rt.close();
+    }));
+
+  it("settles a workload cancelled while no server is running from the persisted stop request", () =>
+    withRoot(async (rootDir) => {
+      const a = runtime(rootDir);
+      await a.start(sh("stop-crash", "trap 'exit 0' TERM; echo ready; while :; do sleep 0.05; done", { gracePeriodSeconds: 30 }));
+      await until("ready", () => fs.readFileSync(path.join(rootDir, "stop-crash", "stdout.log"), "utf8").includes("ready"));
+      await a.cancel("stop-crash");
+      await a.close(); // "crash" right after signalling: the stop request is already in state.json
+      const pid = (await readState(rootDir, "stop-crash")).process!.pid;
+      await until("the workload to end", () => !isPidAlive(pid));
+      const b = runtime(rootDir);
+      const [status] = await b.recover();
+      expect(status).toMatchObject({ phase: "Cancelled", reason: "Cancelled", exitCode: 0 });
+      expect(Date.parse(status!.finishedAt!)).toBeGreaterThanOrEqual(Date.parse(status!.startedAt!));
+      await b.close();
+    }));
+
+  it("a cancel right after start never gets lost, even before the supervisor has started the command", () =>
+    withRoot(async (rootDir) => {
+      const rt = runtime(rootDir);
+      for (let i = 0; i < 10; i++) {
+        const id = `early-${i}`;
+        // Once running, it handles TERM by exiting; a lost TERM would leave it running for the 30 s grace period.
+        await rt.start(sh(id, "trap 'exit 0' TERM; while :; do sleep 0.05; done", { gracePeriodSeconds: 30 }));
+        await rt.cancel(id);
+        const t0 = Date.now();
+        expect(await waitForEnd(rt, id, 10_000)).toMatchObject({ phase: "Cancelled" });
+        expect(Date.now() - t0).toBeLessThan(5_000);
+      }
+      await rt.close();
+    }));
+
   it("kills stragglers left in the process group when the main process exits", () =>
     withRoot(async (rootDir) => {
       const rt = runtime(rootDir);

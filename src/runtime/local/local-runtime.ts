@@ -42,6 +42,7 @@ import {
   EXIT_FILE,
   EXIT_TMP_FILE,
   SETUP_FAILED_STATUS,
+  STOP_FILE,
   SUPERVISOR_NAME,
   decodeExitRecord,
   parseExitRecord,
@@ -755,7 +756,10 @@ export class LocalProcessRuntime implements WorkloadRuntime {
     if (entry.killAt !== undefined && entry.killAt <= killAt) return; // an earlier (or equal) kill is already armed
     if (entry.killTimer) clearTimeout(entry.killTimer);
     entry.killAt = killAt;
-    if (term && killAt > Date.now()) this.signal(entry, "SIGTERM");
+    if (term && killAt > Date.now()) {
+      this.markStop(entry);
+      this.signal(entry, "SIGTERM");
+    }
     const fire = () => {
       entry.killTimer = undefined;
       if (this.closed || entry.ending) return;
@@ -767,6 +771,15 @@ export class LocalProcessRuntime implements WorkloadRuntime {
       this.signal(entry, "SIGKILL");
     };
     entry.killTimer = setTimeout(fire, Math.min(Math.max(0, killAt - Date.now()), MAX_TIMER_MS));
+  }
+
+  /** Before the first SIGTERM: a supervisor that has not exec'd the command yet must not start it (supervisor.ts). */
+  private markStop(entry: Entry): void {
+    try {
+      fs.writeFileSync(path.join(entry.dir, STOP_FILE), "");
+    } catch (e) {
+      this.log.warn({ workload: entry.id, err: errorMessage(e) }, "cannot write the stop marker");
+    }
   }
 
   private signal(entry: Entry, signal: NodeJS.Signals): void {
@@ -820,8 +833,10 @@ export class LocalProcessRuntime implements WorkloadRuntime {
     const oom = entry.cgroups ? oomKillCount(entry.cgroups) > 0 : false;
     const outcome = this.classify(entry, record ? decodeExitRecord(record) : undefined, oom, info);
     if (entry.cgroups) void this.dropCgroups(entry.cgroups);
-    // After a restart, the exit record's time is when it really ended.
-    this.finish(entry, mtime !== undefined && record ? { ...outcome, finishedAt: mtime } : outcome);
+    // After a restart, the exit record's time is when it really ended (never before startedAt).
+    const startedAt = entry.status.startedAt;
+    const finishedAt = mtime !== undefined && startedAt !== undefined && mtime < startedAt ? startedAt : mtime;
+    this.finish(entry, finishedAt !== undefined && record ? { ...outcome, finishedAt } : outcome);
   }
 
   private classify(entry: Entry, exit: DecodedExit | undefined, oom: boolean, info: GoneInfo): Outcome {

@@ -10,13 +10,20 @@
  *    outlives a SIGTERM sent to the whole group, while its children start with default
  *    dispositions (caught signals are reset on fork/exec; ignored ones would be inherited).
  * 2. A foreground subshell moves fd 3 to fd 2 (so the shell's own "Killed"-style job messages
- *    go to /dev/null, not into the workload's log), joins the workload's cgroups (`echo 0 >
+ *    go to /dev/null, not into the workload's log), exits 143 if the `stop` marker exists (see
+ *    below), joins the workload's cgroups (`echo 0 >
  *    cgroup.procs` moves the writer itself), applies `ulimit -v` when RLIMIT_AS is the memory
  *    fallback, and execs the command. Foreground, not `cmd &` + `wait`: background jobs of a
  *    non-interactive shell get SIGINT/SIGQUIT ignored for good, and a trapped signal would
  *    interrupt `wait`; a foreground wait only returns when the child has ended.
  * 3. It writes `{"status":$?}` to exit.json.tmp and `exec`s mv to rename it to exit.json (atomic;
  *    no extra fork). `$?` is the shell's status: the exit code, or 128+n after signal n.
+ *
+ * The stop marker closes a race: a SIGTERM that reaches the group before the subshell exists (or
+ * before the subshell has reset the inherited trap) is swallowed by the trap and never reaches the
+ * workload. The runtime creates the marker *before* signalling, and the subshell checks it after
+ * its traps are reset: either the check sees the marker, or the signal comes later and finds the
+ * workload with default dispositions.
  *
  * No shell variable is assigned before the command runs: every variable the shell imported from
  * the env is exported again, so an assignment would leak into the workload's env. Paths are
@@ -27,6 +34,8 @@ import path from "node:path";
 
 export const EXIT_FILE = "exit.json";
 export const EXIT_TMP_FILE = "exit.json.tmp";
+/** Created by the runtime before it first signals a stop; a workload not yet exec'd then never starts. */
+export const STOP_FILE = "stop";
 export const SUPERVISOR_NAME = "forja-supervisor";
 /** Exit status of the supervisor's subshell when it could not join a cgroup or set an rlimit. */
 export const SETUP_FAILED_STATUS = 125;
@@ -48,7 +57,7 @@ export interface SupervisorPlan {
 }
 
 export function supervisorScript(plan: SupervisorPlan): string {
-  const setup = ["exec 2>&3 3>&-"];
+  const setup = ["exec 2>&3 3>&-", `[ -e ${shQuote(path.join(plan.dir, STOP_FILE))} ] && exit 143`];
   for (const file of plan.cgroupProcsFiles) setup.push(`echo 0 >${shQuote(file)} || exit ${SETUP_FAILED_STATUS}`);
   if (plan.addressSpaceKiB !== undefined) setup.push(`ulimit -v ${Math.max(1, Math.floor(plan.addressSpaceKiB))} || exit ${SETUP_FAILED_STATUS}`);
   const tmp = shQuote(path.join(plan.dir, EXIT_TMP_FILE));

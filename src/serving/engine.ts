@@ -1,0 +1,330 @@
+/**
+ * The in-memory side of serving: loaded model versions, each deployment's routing table
+ * (primary, canary split, shadow), adaptive batching and per-credential token buckets. The
+ * controller (controller.ts) builds it from the store; the data plane (infer.ts) only reads it.
+ * A switch replaces the routing table in one assignment, after the new version is loaded, so
+ * requests never see a half-switched deployment; old versions close once their in-flight
+ * requests are done.
+ */
+import type * as ort from "onnxruntime-node";
+import type { Counter, Histogram } from "prom-client";
+import { concat0, InputPlan, slice0, tensorMetaOf, type TensorMeta } from "./tensors.ts";
+import type { ServingMetrics } from "./metrics.ts";
+import type { Feeds, ModelRunner, Outputs } from "./runner.ts";
+
+export interface BatchingOptions {
+  readonly maxBatchSize: number;
+  readonly maxDelayMs: number;
+}
+
+interface Pending {
+  readonly feeds: Feeds;
+  readonly rows: number;
+  readonly resolve: (o: Outputs) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+/** Merges concurrent requests along dimension 0 (up to maxBatchSize rows or maxDelayMs). */
+class Batcher {
+  private queue: Pending[] = [];
+  private rows = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly runner: ModelRunner,
+    private readonly opts: BatchingOptions,
+    private readonly firstInput: string,
+    private readonly observe: (rows: number) => void,
+  ) {}
+
+  submit(feeds: Feeds): Promise<Outputs> {
+    const rows = feeds[this.firstInput]?.dims[0] ?? 1;
+    if (rows >= this.opts.maxBatchSize) {
+      this.observe(rows);
+      return this.runner.run(feeds);
+    }
+    return new Promise<Outputs>((resolve, reject) => {
+      this.queue.push({ feeds, rows, resolve, reject });
+      this.rows += rows;
+      if (this.rows >= this.opts.maxBatchSize) this.flush();
+      else this.timer ??= setTimeout(() => this.flush(), this.opts.maxDelayMs);
+    });
+  }
+
+  private flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.queue;
+    this.queue = [];
+    this.rows = 0;
+    // Groups of requests with equal trailing dimensions run together.
+    const groups = new Map<string, Pending[]>();
+    for (const p of batch) {
+      const key = Object.entries(p.feeds)
+        .map(([n, t]) => `${n}:${t.dims.slice(1).join("x")}`)
+        .join(";");
+      const g = groups.get(key);
+      if (g) g.push(p);
+      else groups.set(key, [p]);
+    }
+    for (const g of groups.values()) void this.runGroup(g);
+  }
+
+  private async runGroup(group: Pending[]): Promise<void> {
+    try {
+      if (group.length === 1) {
+        const only = group[0] as Pending;
+        this.observe(only.rows);
+        only.resolve(await this.runner.run(only.feeds));
+        return;
+      }
+      const feeds: Feeds = {};
+      for (const name of Object.keys((group[0] as Pending).feeds)) feeds[name] = concat0(group.map((p) => p.feeds[name] as ort.Tensor));
+      const total = group.reduce((s, p) => s + p.rows, 0);
+      this.observe(total);
+      const out = await this.runner.run(feeds);
+      let at = 0;
+      for (const p of group) {
+        const mine: Outputs = {};
+        for (const [name, t] of Object.entries(out)) mine[name] = t.dims[0] === total ? slice0(t, at, p.rows) : t;
+        at += p.rows;
+        p.resolve(mine);
+      }
+    } catch (e) {
+      for (const p of group) p.reject(e);
+    }
+  }
+
+  close(): void {
+    if (this.queue.length) this.flush();
+  }
+}
+
+/** One model version, loaded and ready to run. */
+export class LoadedVersion {
+  readonly inputs: readonly InputPlan[];
+  readonly inputsByName: ReadonlyMap<string, InputPlan>;
+  readonly outputs: readonly TensorMeta[];
+  readonly outputNames: ReadonlySet<string>;
+  readonly versionLabel: string;
+  /** Every input and output has a variable first dimension. */
+  readonly batchable: boolean;
+  inFlight = 0;
+  private batcher: Batcher | undefined;
+  private readonly statusCounters = new Map<number, Counter.Internal>();
+  readonly latency: Histogram.Internal<"project" | "deployment" | "version">;
+
+  constructor(
+    readonly project: string,
+    readonly deployment: string,
+    readonly version: number,
+    readonly digest: string,
+    readonly runner: ModelRunner,
+    readonly loadSeconds: number,
+    private readonly metrics: ServingMetrics,
+    batching: BatchingOptions | undefined,
+  ) {
+    this.inputs = runner.inputs.map((m) => new InputPlan(tensorMetaOf(m)));
+    this.inputsByName = new Map(this.inputs.map((p) => [p.meta.name, p]));
+    this.outputs = runner.outputs.map(tensorMetaOf);
+    this.outputNames = new Set(this.outputs.map((o) => o.name));
+    this.versionLabel = String(version);
+    this.batchable = this.inputs.every((p) => p.batchable) && this.outputs.every((o) => o.shape[0] === -1);
+    this.latency = metrics.latency.labels({ project, deployment, version: this.versionLabel });
+    if (batching && this.batchable) {
+      const size = metrics.batchSize.labels({ project, deployment, version: this.versionLabel });
+      this.batcher = new Batcher(runner, batching, this.inputs[0]?.meta.name ?? "", (rows) => size.observe(rows));
+    }
+  }
+
+  get batching(): boolean {
+    return this.batcher !== undefined;
+  }
+
+  count(status: number): void {
+    let c = this.statusCounters.get(status);
+    if (!c) {
+      c = this.metrics.requests.labels({ project: this.project, deployment: this.deployment, version: this.versionLabel, status: String(status) });
+      this.statusCounters.set(status, c);
+    }
+    c.inc();
+  }
+
+  run(feeds: Feeds): Promise<Outputs> {
+    return this.batcher ? this.batcher.submit(feeds) : this.runner.run(feeds);
+  }
+
+  /** Waits (bounded) for in-flight requests, then frees the session(s). */
+  async close(drainMs = 30_000): Promise<void> {
+    this.batcher?.close();
+    const until = Date.now() + drainMs;
+    while (this.inFlight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    await this.runner.close();
+  }
+}
+
+export interface RouteEntry {
+  /** Cumulative percent upper bound (exclusive) for this entry. */
+  readonly upTo: number;
+  readonly v: LoadedVersion;
+}
+
+export interface RouteTable {
+  readonly primary: LoadedVersion;
+  readonly entries: readonly RouteEntry[];
+  readonly shadow?: { readonly v: LoadedVersion; readonly percent: number };
+  /** Versions addressable by `/versions/{v}`. */
+  readonly served: ReadonlyMap<number, LoadedVersion>;
+}
+
+export interface ShadowStats {
+  version: number;
+  requests: number;
+  disagreements: number;
+  errors: number;
+  latencySeconds: number;
+}
+
+interface Bucket {
+  tokens: number;
+  last: number;
+}
+
+/** A deployment as the data plane sees it. */
+export class LiveDeployment {
+  route: RouteTable | undefined;
+  readonly versions = new Map<number, LoadedVersion>();
+  rateLimit: { readonly rps: number; readonly burst: number } | undefined;
+  private buckets = new Map<string, Bucket>();
+  shadowStats: ShadowStats | undefined;
+  readonly inFlight;
+
+  constructor(
+    readonly project: string,
+    readonly name: string,
+    readonly metrics: ServingMetrics,
+  ) {
+    this.inFlight = metrics.inFlight.labels({ project, deployment: name });
+  }
+
+  /** Weighted choice among the route's entries. */
+  pick(): LoadedVersion | undefined {
+    const r = this.route;
+    if (!r) return undefined;
+    if (r.entries.length === 1) return r.primary;
+    const x = Math.random() * 100;
+    for (const e of r.entries) if (x < e.upTo) return e.v;
+    return r.primary;
+  }
+
+  /** Token bucket per credential; false when empty. */
+  take(credential: string): boolean {
+    const limit = this.rateLimit;
+    if (!limit) return true;
+    const now = performance.now();
+    let b = this.buckets.get(credential);
+    if (!b) {
+      if (this.buckets.size > 10_000) this.buckets = new Map();
+      b = { tokens: limit.burst, last: now };
+      this.buckets.set(credential, b);
+    }
+    b.tokens = Math.min(limit.burst, b.tokens + ((now - b.last) / 1000) * limit.rps);
+    b.last = now;
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
+
+  setRateLimit(rl: { requestsPerSecond: number; burst?: number | undefined } | undefined): void {
+    const next = rl ? { rps: rl.requestsPerSecond, burst: rl.burst ?? Math.max(1, Math.ceil(rl.requestsPerSecond)) } : undefined;
+    if (next?.rps !== this.rateLimit?.rps || next?.burst !== this.rateLimit?.burst) this.buckets = new Map();
+    this.rateLimit = next;
+  }
+
+  /** Mirrors a request to the shadow version; never affects the caller. */
+  mirror(feeds: Feeds, primary: Outputs): void {
+    const s = this.route?.shadow;
+    if (!s || (s.percent < 100 && Math.random() * 100 >= s.percent)) return;
+    const v = s.v;
+    const stats = this.shadowStats?.version === v.version ? this.shadowStats : (this.shadowStats = { version: v.version, requests: 0, disagreements: 0, errors: 0, latencySeconds: 0 });
+    const labels = { project: this.project, deployment: this.name, version: v.versionLabel };
+    const t0 = performance.now();
+    v.inFlight++;
+    v.run(feeds).then(
+      (out) => {
+        const secs = (performance.now() - t0) / 1000;
+        const agree = sameOutputs(primary, out);
+        stats.requests++;
+        stats.latencySeconds += secs;
+        if (!agree) stats.disagreements++;
+        this.metrics.shadowLatency.observe(labels, secs);
+        this.metrics.shadowRequests.inc({ ...labels, result: agree ? "agree" : "disagree" });
+      },
+      () => {
+        stats.requests++;
+        stats.errors++;
+        this.metrics.shadowRequests.inc({ ...labels, result: "error" });
+      },
+    ).finally(() => v.inFlight--);
+  }
+}
+
+/** Outputs present in both agree: integers and strings exactly, floats within 1e-4 (relative) — a changed label is a disagreement. */
+export function sameOutputs(a: Outputs, b: Outputs): boolean {
+  for (const [name, ta] of Object.entries(a)) {
+    const tb = b[name];
+    if (!tb) continue;
+    if (ta.size !== tb.size || ta.type !== tb.type) return false;
+    const da = ta.data as ArrayLike<number | bigint | string>;
+    const db = tb.data as ArrayLike<number | bigint | string>;
+    const float = ta.type === "float32" || ta.type === "float64";
+    for (let i = 0; i < da.length; i++) {
+      const x = da[i];
+      const y = db[i];
+      if (float) {
+        const fx = x as number;
+        const fy = y as number;
+        if (Math.abs(fx - fy) > 1e-4 * Math.max(1, Math.abs(fx), Math.abs(fy))) return false;
+      } else if (x !== y) return false;
+    }
+  }
+  return true;
+}
+
+export class ServingEngine {
+  private readonly deployments = new Map<string, LiveDeployment>();
+  constructor(readonly metrics: ServingMetrics) {}
+
+  get(project: string, name: string): LiveDeployment | undefined {
+    return this.deployments.get(`${project}/${name}`);
+  }
+
+  ensure(project: string, name: string): LiveDeployment {
+    const key = `${project}/${name}`;
+    let d = this.deployments.get(key);
+    if (!d) {
+      d = new LiveDeployment(project, name, this.metrics);
+      this.deployments.set(key, d);
+    }
+    return d;
+  }
+
+  inProject(project: string): LiveDeployment[] {
+    return [...this.deployments.values()].filter((d) => d.project === project);
+  }
+
+  async remove(project: string, name: string): Promise<void> {
+    const key = `${project}/${name}`;
+    const d = this.deployments.get(key);
+    if (!d) return;
+    this.deployments.delete(key);
+    d.route = undefined;
+    this.metrics.ready.remove({ project, deployment: name });
+    await Promise.all([...d.versions.values()].map((v) => v.close()));
+    d.versions.clear();
+  }
+
+  async close(): Promise<void> {
+    for (const d of [...this.deployments.values()]) await this.remove(d.project, d.name);
+  }
+}
