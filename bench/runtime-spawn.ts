@@ -11,9 +11,13 @@
  * - limits:     sequential again, with memory + cpu limits (cgroups when available, else RLIMIT_AS).
  *
  * Prints, per workload, the median over ROUNDS of: wall-clock ms (direct, runtime, overhead,
- * ratio) and the CPU time of this (server) process.
+ * ratio), the CPU time of this (server) process, and the CPU time of the reaped child processes
+ * (Linux: cutime + cstime of /proc/self/stat, 10 ms ticks; for the runtime that is the supervisor
+ * shell, its subshell, the command and mv). On a saturated machine, server + children CPU is what
+ * bounds a fan-out.
  */
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -27,20 +31,36 @@ const WARMUP = 10;
 interface Sample {
   wallMs: number;
   cpuMs: number;
+  childCpuMs: number;
+}
+
+const TICK_MS = 10; // USER_HZ = 100 on Linux
+
+/** CPU time of the reaped children of this process (ms), NaN where /proc is missing. */
+function childCpuMs(): number {
+  try {
+    const stat = readFileSync("/proc/self/stat", "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[13]) + Number(fields[14])) * TICK_MS; // cutime, cstime (fields 16 and 17)
+  } catch {
+    return Number.NaN;
+  }
 }
 
 async function measure(fn: () => Promise<unknown>): Promise<Sample> {
   const cpu0 = process.cpuUsage();
+  const child0 = childCpuMs();
   const t0 = performance.now();
   await fn();
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
-  return { wallMs, cpuMs: (cpu.user + cpu.system) / 1000 };
+  return { wallMs, cpuMs: (cpu.user + cpu.system) / 1000, childCpuMs: childCpuMs() - child0 };
 }
 
 function add(into: Sample, s: Sample): void {
   into.wallMs += s.wallMs;
   into.cpuMs += s.cpuMs;
+  into.childCpuMs += s.childCpuMs;
 }
 
 function median(xs: number[]): number {
@@ -120,8 +140,8 @@ async function withRuntime<T>(
 /** One round of N sequential steps, direct and runtime interleaved one by one. */
 async function sequentialRound(n: number, extra?: Partial<WorkloadSpec>): Promise<{ raw: Sample; rt: Sample }> {
   return withRuntime(undefined, async (rt, end) => {
-    const raw: Sample = { wallMs: 0, cpuMs: 0 };
-    const viaRuntime: Sample = { wallMs: 0, cpuMs: 0 };
+    const raw: Sample = { wallMs: 0, cpuMs: 0, childCpuMs: 0 };
+    const viaRuntime: Sample = { wallMs: 0, cpuMs: 0, childCpuMs: 0 };
     const step = async () => {
       const s = spec(extra);
       await rt.start(s);
@@ -164,7 +184,8 @@ function report(label: string, rounds: { raw: Sample; rt: Sample }[], n: number)
   const f = (x: number) => x.toFixed(2).padStart(7);
   console.log(
     `${label.padEnd(40)} direct ${f(rawWall)} ms  runtime ${f(rtWall)} ms  overhead ${f(over)} ms  ratio ${ratio.toFixed(2)}x` +
-      `  | server CPU: direct ${f(per((r) => r.raw.cpuMs))} ms, runtime ${f(per((r) => r.rt.cpuMs))} ms`,
+      `  | server CPU: direct ${f(per((r) => r.raw.cpuMs))} ms, runtime ${f(per((r) => r.rt.cpuMs))} ms` +
+      `  | child CPU: direct ${f(per((r) => r.raw.childCpuMs))} ms, runtime ${f(per((r) => r.rt.childCpuMs))} ms`,
   );
 }
 

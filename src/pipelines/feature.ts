@@ -43,12 +43,22 @@ export function pipelinesFeature(): FeatureModule {
       },
       finalizers: () => [RUN_FINALIZER],
     });
+    // A schedule's runs act as the user who created the schedule.
+    ctx.resources.addHook({
+      kind: "PipelineSchedule",
+      admit(principal: Principal, manifest: Manifest, existing: Resource | undefined) {
+        const createdBy = existing ? existing.metadata.annotations[CREATED_BY_ANNOTATION] : principal.name;
+        if (createdBy === undefined) return manifest;
+        return { ...manifest, metadata: { ...manifest.metadata, annotations: { ...(manifest.metadata.annotations ?? {}), [CREATED_BY_ANNOTATION]: createdBy } } };
+      },
+    });
     const executor = new StepExecutor({
       artifacts: ctx.artifacts,
       runtime: ctx.runtime,
       runsDir: join(ctx.config.dataDir, "pipeline-runs"),
       maxArtifactBytes: ctx.config.artifactMaxBytes,
       stepEnv: () => ({ FORJA_URL: ctx.publicUrl() }),
+      stepSecretEnv: async (run, node) => (ctx.hooks.pipelineStepEnv ? ctx.hooks.pipelineStepEnv(run, node) : {}),
     });
     const cache = new StepCache(ctx.database);
     service = new PipelineService(ctx.repo, ctx.authz, ctx.runtime);
@@ -60,6 +70,7 @@ export function pipelinesFeature(): FeatureModule {
         cache,
         logger: ctx.logger.child({ component: "pipelineruns" }),
         metrics: ctx.metrics,
+        onRunEnded: async (run) => ctx.hooks.pipelineRunEnded?.(run),
       }),
       new ScheduleController({ repo: ctx.repo, pipelines: service, logger: ctx.logger.child({ component: "schedules" }) }),
     ];

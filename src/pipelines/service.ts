@@ -19,6 +19,8 @@ export interface StartRunInput {
   labels?: Record<string, string>;
   /** Run name; default `<pipeline>-<5 random chars>`. */
   name?: string;
+  /** For platform-started runs (schedules): the user the run acts as. Ignored unless the caller is the platform. */
+  onBehalfOf?: string;
 }
 
 export const PIPELINE_LABEL = "forja.dev/pipeline";
@@ -63,7 +65,7 @@ export class PipelineService {
           project,
           name,
           labels,
-          annotations: { [CREATED_BY_ANNOTATION]: principal.name },
+          annotations: { [CREATED_BY_ANNOTATION]: principal.kind === "system" && input.onBehalfOf ? input.onBehalfOf : principal.name },
           finalizers: [RUN_FINALIZER],
           spec,
           status: { phase: "Pending", nodes: {} },

@@ -17,6 +17,24 @@ import type { WorkloadRuntime } from "../runtime/port.ts";
 import type { Database } from "../store/database.ts";
 import type { NamedMigrations } from "../store/migrations.ts";
 
+/** A pipeline run as seen by other features. */
+export interface PipelineRunIdentity {
+  readonly uid: string;
+  readonly name: string;
+  readonly project: string;
+}
+
+/**
+ * Extension points one feature fills and another calls, so that features stay independent
+ * (e.g. tracking gives every pipeline step an MLflow run and a token).
+ */
+export interface PlatformHooks {
+  /** Extra secret environment for a pipeline step (node) about to start. */
+  pipelineStepEnv?: (run: PipelineRunIdentity, nodeId: string) => Promise<Record<string, string>>;
+  /** A pipeline run reached a final phase. */
+  pipelineRunEnded?: (run: PipelineRunIdentity) => Promise<void>;
+}
+
 /** Everything a feature may use, built once by the composition root. */
 export interface PlatformContext {
   readonly config: ServerConfig;
@@ -31,6 +49,7 @@ export interface PlatformContext {
   readonly runtime: WorkloadRuntime;
   readonly metrics: Registry;
   readonly controllers: ControllerManager;
+  readonly hooks: PlatformHooks;
   /** The URL workloads and clients use to reach this server (known once listening). */
   publicUrl(): string;
 }

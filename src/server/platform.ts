@@ -22,6 +22,7 @@ import { ProjectKind } from "../projects/kind.ts";
 import { pipelinesFeature } from "../pipelines/feature.ts";
 import { trackingFeature } from "../tracking/feature.ts";
 import { registryFeature } from "../registry/feature.ts";
+import { servingFeature } from "../serving/feature.ts";
 import { KindRegistry } from "../resources/kinds.ts";
 import { ResourceRepository } from "../resources/repository.ts";
 import { resourceRoutes } from "../resources/routes.ts";
@@ -52,7 +53,7 @@ const coreFeature: FeatureModule = {
 };
 
 export function features(): FeatureModule[] {
-  return [coreFeature, pipelinesFeature(), trackingFeature(), registryFeature()];
+  return [coreFeature, pipelinesFeature(), trackingFeature(), registryFeature(), servingFeature()];
 }
 
 export function createLogger(config: Pick<ServerConfig, "logLevel">): Logger {
@@ -108,6 +109,7 @@ export async function createPlatform(config: ServerConfig, options: { logger?: L
     runtime,
     metrics,
     controllers,
+    hooks: {},
     publicUrl: () => url,
   };
   for (const m of mods) for (const c of m.controllers?.(ctx) ?? []) controllers.register(c);

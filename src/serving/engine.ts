@@ -123,6 +123,8 @@ export class LoadedVersion {
     readonly loadSeconds: number,
     private readonly metrics: ServingMetrics,
     batching: BatchingOptions | undefined,
+    /** Runtime and batching settings it was loaded with (a change reloads). */
+    readonly configKey = "",
   ) {
     this.inputs = runner.inputs.map((m) => new InputPlan(tensorMetaOf(m)));
     this.inputsByName = new Map(this.inputs.map((p) => [p.meta.name, p]));

@@ -64,6 +64,10 @@ class WorkerPool implements ModelRunner {
     workers.forEach((w, i) => {
       w.on("message", (m: Reply) => this.onReply(i, m));
       w.on("error", (e) => this.failAll(e));
+      w.on("exit", () => {
+        if (!this.closed) this.failAll(new Error("a serving worker exited"));
+        this.closed = true;
+      });
     });
   }
 
@@ -71,7 +75,7 @@ class WorkerPool implements ModelRunner {
     const url = new URL("./worker.mjs", import.meta.url);
     const workers = await Promise.all(
       Array.from({ length: n }, () => {
-        const w = new Worker(url, { workerData: { model: model.slice().buffer, intraOpThreads } });
+        const w = new Worker(url, { workerData: { model: new Uint8Array(model).buffer, intraOpThreads } });
         return new Promise<Worker>((resolve, reject) => {
           w.once("message", () => resolve(w));
           w.once("error", reject);

@@ -249,3 +249,19 @@ export interface Tables {
   tracking_outputs: TrackingOutputsTable;
   tracking_artifacts: TrackingArtifactsTable;
 }
+
+/** Serving (src/serving): per-deployment inference keys, stored as SHA-256 of the secret. */
+export interface ServingKeysTable {
+  id: string;
+  project: string;
+  deployment: string;
+  name: string;
+  key_hash: string;
+  prefix: string;
+  created_at: string;
+  revoked_at: string | null;
+}
+
+export interface Tables {
+  serving_keys: ServingKeysTable;
+}

@@ -7,6 +7,7 @@ import { trackingMlflowRoutes } from "./mlflow-routes.ts";
 import { trackingNativeRoutes } from "./native-routes.ts";
 import { TrackingService } from "./service.ts";
 import { TrackingStore } from "./store.ts";
+import { pipelineTracking } from "./pipeline-env.ts";
 
 export interface Tracking {
   readonly service: TrackingService;
@@ -28,6 +29,15 @@ export function trackingFeature(): FeatureModule {
   return {
     name: "tracking",
     migrations: trackingMigrations,
+    controllers(ctx) {
+      // Every pipeline step gets an MLflow run tied to it, and a token (revoked when the run ends).
+      const steps = pipelineTracking(ctx, get(ctx).service);
+      ctx.hooks.pipelineStepEnv = steps.stepEnv;
+      ctx.hooks.pipelineRunEnded = async (run) => {
+        await steps.revokeRunTokens(run);
+      };
+      return [];
+    },
     routes(ctx) {
       const t = get(ctx);
       const mlflow = trackingMlflowRoutes(ctx, t.service, t.artifacts);

@@ -42,7 +42,7 @@ export function toForjaError(e: unknown): unknown {
     case "RESOURCE_CONFLICT":
     case "RESOURCE_EXHAUSTED":
     case "TEMPORARILY_UNAVAILABLE":
-      return e.status < 500 || e.errorCode === "INVALID_STATE" ? new InvalidInputError(e.message) : e;
+      return e.status < 500 ? new InvalidInputError(e.message) : e;
   }
 }
 

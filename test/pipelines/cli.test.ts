@@ -46,7 +46,7 @@ describe("forja CLI and pipelines", () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain("pipeline/etl created (project default)");
     expect(r.stdout).toMatch(/pipelineschedule\/etl-every-minute created/);
-  });
+  }, 60_000);
 
   it("run --param rows=5 --watch: exits 0, plain progress lines on stdout, a summary on stderr", async () => {
     const r = await forja(["run", "etl", "--param", "rows=5", "--watch"]);
@@ -63,7 +63,7 @@ describe("forja CLI and pipelines", () => {
     expect(lines.some((l) => /^↻ flaky\s+Retrying .*attempt 1 failed \(exit code 1\)/.test(l) || /^▶ flaky\s+Running .*attempt 2/.test(l)), r.stdout).toBe(true);
     expect(r.stderr).toMatch(new RegExp(`run ${etlRun} succeeded in [0-9.]+m?s`));
     expect((await getRun(s, etlRun)).status.phase).toBe("Succeeded");
-  });
+  }, 60_000);
 
   it("logs run/<name> --step x prints that step's output", async () => {
     const r = await forja(["logs", `run/${etlRun}`, "--step", "extract"]);
@@ -72,7 +72,7 @@ describe("forja CLI and pipelines", () => {
     const all = await forja(["logs", `run/${etlRun}`]);
     expect(all.stdout).toContain("[extract] extracted 5 rows\n");
     expect(all.stdout).toContain(`[notify] run ${etlRun} ended Succeeded; failed steps: []\n`);
-  });
+  }, 60_000);
 
   it("run with a bad --param: exit 2 and one error line naming the parameter", async () => {
     const r = await forja(["run", "etl", "--param", "rows=abc", "--watch"]);
@@ -80,7 +80,7 @@ describe("forja CLI and pipelines", () => {
     expect(r.stdout).toBe("");
     expect(r.stderr.trimEnd().split("\n")).toHaveLength(1);
     expect(r.stderr).toMatch(/^error: .*params\.rows: must be an integer/);
-  });
+  }, 60_000);
 
   it("run --watch of a failing pipeline exits 1 naming the failing step and reason; retry --watch after the fix exits 0", async () => {
     const marker = join(dir, "marker");
@@ -96,7 +96,7 @@ describe("forja CLI and pipelines", () => {
     const again = await forja(["retry", `run/${name}`, "--watch"]);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain("step bad failed: exit code 7");
-    expect(Date.now() - t0).toBeLessThan(8000);
+    expect(Date.now() - t0).toBeLessThan(9000); // the CLI itself takes a few seconds on a busy machine; it used to wait 10 s more
 
     writeFileSync(marker, "");
     const fixed = await forja(["retry", `run/${name}`, "--watch"]);
@@ -112,5 +112,5 @@ describe("forja CLI and pipelines", () => {
     const conflict = await forja(["retry", `run/${name}`]);
     expect(conflict.code).toBe(5);
     expect(conflict.stderr).toMatch(/^error: .*only a Failed or Cancelled run can be retried/);
-  });
+  }, 60_000);
 });

@@ -112,6 +112,16 @@ describe("examples/pipelines/etl.yaml", () => {
     expect(node(more, "load").outputs?.params).toEqual({ total: 40 });
   });
 
+  it("rows=0: validate plans no shard, the fan-out has no iteration and succeeds, load gets an empty directory, report is skipped", async () => {
+    const run = await waitRun(s, (await startRun(s, "etl", { params: { rows: 0 } })).metadata.name);
+    expect(run.status.phase, JSON.stringify(phases(run))).toBe("Succeeded");
+    expect(node(run, "validate").outputs?.params).toEqual({ ok: false, shards: [] });
+    expect(node(run, "transform")).toMatchObject({ phase: "Succeeded", iterations: 0 });
+    expect(node(run, "load").outputs?.params).toEqual({ total: 0 });
+    expect((await logs(s, run.metadata.name, "?step=load")).body).toBe("loaded 0 rows from 0 parts\n");
+    expect(node(run, "report").phase).toBe("Skipped");
+  });
+
   it("cache: false (forja run --no-cache) executes every step again, with identical results for deterministic steps", async () => {
     const run = await waitRun(s, (await startRun(s, "etl", { params: { rows: ROWS }, cache: false })).metadata.name, { timeoutMs: 30_000 });
     expect(run.status.phase).toBe("Succeeded");

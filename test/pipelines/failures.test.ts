@@ -125,6 +125,14 @@ describe("failing steps", () => {
     expect(out.body).toContain("broken\n");
   });
 
+  it("a failing finally step fails an otherwise successful run", async () => {
+    await applyOk(s, [pipeline("bad-finally", { steps: [sh("ok", "echo ok")], finally: [sh("cleanup", "echo cleaning; exit 5")] })]);
+    const run = await waitRun(s, (await startRun(s, "bad-finally")).metadata.name);
+    expect(run.status.phase).toBe("Failed");
+    expect(run.status.message).toBe("step cleanup failed: exit code 5");
+    expect(node(run, "ok").phase).toBe("Succeeded");
+  });
+
   it("a step over its timeoutSeconds is stopped: Failed with reason Timeout within a few seconds, its process gone", async () => {
     await applyOk(s, [pipeline("slow-step", { params: { dir: { type: "string" } }, steps: [sleeper("sleepy", "sleepy.pid", { timeoutSeconds: 1 })] })]);
     const t0 = Date.now();
@@ -192,6 +200,19 @@ describe("failing steps", () => {
     // an ended run cannot be cancelled again
     const again = await call(s, "POST", `${runPath(started.metadata.name)}/cancel`);
     expect(again.status).toBe(409);
+  });
+});
+
+describe("deleting a running run", () => {
+  it("stops its running step and removes the run", async () => {
+    await applyOk(s, [pipeline("deletable", { params: { dir: { type: "string" } }, steps: [sleeper("long", "delete.pid")] })]);
+    const name = (await startRun(s, "deletable", { params: { dir } })).metadata.name;
+    const pid = await pidIn("delete.pid");
+    expect(alive(pid)).toBe(true);
+    const r = await call(s, "DELETE", runPath(name));
+    expect(r.status).toBe(200);
+    await eventually("the run to be gone", async () => (await call(s, "GET", runPath(name))).status === 404, 10_000);
+    expect(alive(pid)).toBe(false);
   });
 });
 

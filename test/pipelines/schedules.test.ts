@@ -90,6 +90,24 @@ describe("PipelineSchedule", () => {
     expect((await scheduleStatus("forbid")).skipped).toBeGreaterThanOrEqual(2);
   });
 
+  it("Replace: a tick during a run cancels it and starts a new one", async () => {
+    await applyOk(s, [schedule("replace", { pipelineRef: { name: "slow" }, concurrencyPolicy: "Replace", cache: false, successfulRunsHistoryLimit: 20, failedRunsHistoryLimit: 20 })]);
+    const runs = await eventually("3 runs", async () => {
+      const items = await runsOf("replace");
+      return items.length >= 3 ? items : undefined;
+    }, 8000);
+    await applyOk(s, [schedule("replace", { pipelineRef: { name: "slow" }, concurrencyPolicy: "Replace", cache: false, suspend: true })]);
+    // every run but the newest was replaced (cancelled) by the next tick, long before its 2.5 s were up
+    const sorted = runs.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+    for (const r of sorted.slice(0, -1)) {
+      const run = await eventually(`${r.metadata.name} to end`, async () => {
+        const x = (await call<Run>(s, "GET", `/api/v1/projects/${PROJECT}/pipelineruns/${r.metadata.name}`)).body;
+        return ended(x) ? x : undefined;
+      }, 5000);
+      expect(run.status.phase, r.metadata.name).toBe("Cancelled");
+    }
+  });
+
   it("history limits delete the oldest ended runs beyond successfulRunsHistoryLimit / failedRunsHistoryLimit", async () => {
     await applyOk(s, [
       schedule("keep-one", { pipelineRef: { name: "quick" }, successfulRunsHistoryLimit: 1 }),

@@ -120,7 +120,7 @@ describe("size limit", () => {
       method: "PUT",
       body: Readable.toWeb(Readable.from(chunks)),
       duplex: "half",
-    } as RequestInit);
+    });
     expect(r.status).toBe(413);
     expect((await s.fetch(`${ART}/${exp}/${run}/artifacts/stream.bin`)).status).toBe(404);
     const ok = await s.fetch(`${ART}/${exp}/${run}/artifacts/ok.bin`, { method: "PUT", body: Buffer.alloc(LIMIT) });

@@ -45,6 +45,8 @@ export interface RunControllerDeps {
   /** Secret values for `{secret, key}` env refs in a project. */
   readonly secrets?: (project: string, name: string, key: string) => Promise<string | undefined>;
   readonly now?: () => Date;
+  /** Called once a run reached a final phase (e.g. to revoke its step tokens). */
+  readonly onRunEnded?: (run: RunIdentity) => Promise<void>;
 }
 
 /** Paths used to compute cache keys: stable across runs, unlike the real per-attempt directories. */
@@ -634,6 +636,7 @@ export class PipelineRunController implements Controller {
       const started = Date.parse(w.status.startedAt ?? "");
       if (Number.isFinite(started)) this.m.runSeconds.observe(labels, (w.now.getTime() - started) / 1000);
       this.d.logger.info({ run: `${project}/${w.id.name}`, phase: w.status.phase, reason: w.status.reason }, "pipeline run ended");
+      this.d.onRunEnded?.(w.id).catch((e: unknown) => this.d.logger.warn({ run: `${project}/${w.id.name}`, err: errorMessage(e) }, "run-ended hook failed"));
     }
   }
 }

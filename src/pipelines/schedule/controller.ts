@@ -12,7 +12,7 @@ import { AlreadyExistsError, errorMessage } from "../../platform/errors.ts";
 import type { Condition, Resource, ResourceRef } from "../../resources/model.ts";
 import type { ResourceRepository } from "../../resources/repository.ts";
 import type { PipelineRunSpec, PipelineRunStatus, PipelineScheduleSpec, PipelineScheduleStatus } from "../kinds.ts";
-import type { PipelineService } from "../service.ts";
+import { CREATED_BY_ANNOTATION, type PipelineService } from "../service.ts";
 import { isRunTerminal } from "../run/state.ts";
 
 export const SCHEDULE_LABEL = "forja.dev/schedule";
@@ -97,6 +97,7 @@ export class ScheduleController implements Controller {
             params: spec.params,
             cache: spec.cache,
             labels: { [SCHEDULE_LABEL]: ref.name },
+            ...(sched.metadata.annotations[CREATED_BY_ANNOTATION] ? { onBehalfOf: sched.metadata.annotations[CREATED_BY_ANNOTATION] } : {}),
           });
           status.active = [...(status.active ?? []), name];
         } catch (e) {

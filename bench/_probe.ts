@@ -1,0 +1,12 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SYSTEM } from "../src/auth/principal.ts";
+import { loadServerConfig } from "../src/platform/config.ts";
+import { createPlatform } from "../src/server/platform.ts";
+const dataDir = mkdtempSync(join(tmpdir(), "probe-"));
+const platform = await createPlatform(loadServerConfig({}, { dataDir, host: "127.0.0.1", port: 0, logLevel: "silent", writeClientConfig: false }));
+const url = await platform.start();
+const { token } = await platform.ctx.tokens.create(SYSTEM, { name: "bench", user: "admin" });
+console.log(JSON.stringify({ url, token }));
+await new Promise((r) => setTimeout(r, 600_000));

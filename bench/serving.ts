@@ -1,0 +1,195 @@
+/**
+ * Serving throughput and latency versus the floor, in the same run:
+ *   Forja: a logistic-regression classifier (4 float features, 3 classes) deployed from the
+ *   registry and called through OIP v2 (`POST /serving/default/v2/models/iris/infer`, JSON,
+ *   platform-token auth, metrics on) — versus a bare `node:http` server answering the same
+ *   response bytes as a constant (the floor).
+ * Concurrency 1, 16, 64 (keep-alive connections). Targets (issue): ≥ 0.5× the floor's req/s at
+ * concurrency 64; p99 ≤ 2 ms at concurrency 16.
+ *
+ *   npx tsx bench/serving.ts [--duration 5] [--connections 1,16,64] [--variants]
+ *
+ * The load generator (autocannon) runs in a child process and shares the cores with the server;
+ * its CPU time is printed so its cost is visible. `--variants` also measures, at the highest
+ * concurrency, the worker-thread runtime and adaptive batching, and the raw session rates
+ * (inline session with 1 or 2 intra-op threads vs a pool of worker threads) behind the default.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import * as ort from "onnxruntime-node";
+import { SYSTEM } from "../src/auth/principal.ts";
+import { ForjaClient } from "../src/client/client.ts";
+import { loadServerConfig } from "../src/platform/config.ts";
+import { createPlatform } from "../src/server/platform.ts";
+import { exportLogisticRegressionOnnx } from "../src/serving/onnx/logistic-regression.ts";
+import { createRunner } from "../src/serving/runner.ts";
+
+const { values } = parseArgs({
+  options: { duration: { type: "string", default: "5" }, connections: { type: "string", default: "1,16,64" }, variants: { type: "boolean", default: false } },
+});
+const DURATION = Number(values.duration);
+const CONNECTIONS = values.connections.split(",").map(Number);
+
+const MODEL = exportLogisticRegressionOnnx({
+  weights: [
+    [-0.42, 0.97, -2.4, -1.02],
+    [0.53, -0.32, -0.2, -0.94],
+    [-0.11, -0.65, 2.6, 1.96],
+  ],
+  bias: [9.8, 2.2, -12.0],
+  featureNames: ["sepal_length", "sepal_width", "petal_length", "petal_width"],
+});
+const BODY = JSON.stringify({ inputs: [{ name: "input", shape: [1, 4], datatype: "FP32", data: [5.1, 3.5, 1.4, 0.2] }] });
+
+interface LoadResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  total: number;
+  bad: number;
+  cpu: number;
+  seconds: number;
+}
+
+/** autocannon in a child process (so it does not share the server's event loop). */
+function loadgen(url: string, connections: number, headers: Record<string, string>, seconds = DURATION): Promise<LoadResult> {
+  const script = `
+    import autocannon from "autocannon";
+    const o = JSON.parse(process.env.LOADGEN);
+    const r = await autocannon({ url: o.url, connections: o.connections, duration: o.seconds, method: "POST", headers: o.headers, body: o.body });
+    const cpu = process.cpuUsage();
+    process.stdout.write(JSON.stringify({ rps: r.requests.total / r.duration, p50: r.latency.p50, p99: r.latency.p99, total: r.requests.total,
+      bad: r.non2xx + r.errors + r.timeouts, cpu: (cpu.user + cpu.system) / 1e6, seconds: r.duration }));`;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
+      cwd: join(import.meta.dirname, ".."),
+      env: { ...process.env, LOADGEN: JSON.stringify({ url, connections, headers, body: BODY, seconds }) },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    child.stdout.on("data", (b: Buffer) => (out += b.toString()));
+    child.on("error", reject);
+    child.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out) as LoadResult) : reject(new Error(`loadgen exited ${code}`))));
+  });
+}
+
+async function publish(url: string, token: string): Promise<void> {
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(url + path, {
+      method,
+      headers: { authorization: `Bearer ${token}`, "content-type": body instanceof Uint8Array ? "application/octet-stream" : "application/json" },
+      ...(body !== undefined ? { body: body instanceof Uint8Array ? Buffer.from(body) : JSON.stringify(body) } : {}),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${path} → ${res.status} ${text}`);
+    return text ? (JSON.parse(text) as Record<string, never>) : {};
+  };
+  const exp = await call("POST", "/api/2.0/mlflow/experiments/create", { name: "bench-serving" });
+  const run = await call("POST", "/api/2.0/mlflow/runs/create", { experiment_id: exp["experiment_id"], start_time: Date.now() });
+  const runId = (run["run"] as { info: { run_id: string } }).info.run_id;
+  await call("PUT", `/api/2.0/mlflow-artifacts/artifacts/${exp["experiment_id"]}/${runId}/artifacts/model/model.onnx`, MODEL);
+  await call("POST", "/api/2.0/mlflow/registered-models/create", { name: "iris" });
+  await call("POST", "/api/2.0/mlflow/model-versions/create", { name: "iris", source: `runs:/${runId}/model`, run_id: runId });
+  await call("POST", "/api/2.0/mlflow/registered-models/alias", { name: "iris", alias: "prod", version: "1" });
+}
+
+async function sessionRates(): Promise<Record<string, number>> {
+  const N = 20_000;
+  const C = 64;
+  const rate = async (run: () => Promise<unknown>) => {
+    let done = 0;
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: C }, async () => {
+      while (done < N) {
+        done++;
+        await run();
+      }
+    }));
+    return Math.round(N / ((performance.now() - t0) / 1000));
+  };
+  const feeds = () => ({ input: new ort.Tensor("float32", new Float32Array([5.1, 3.5, 1.4, 0.2]), [1, 4]) });
+  const out: Record<string, number> = {};
+  for (const [name, opts] of [
+    ["inline, 1 intra-op thread", { mode: "inline", intraOpThreads: 1 }],
+    ["inline, 2 intra-op threads", { mode: "inline", intraOpThreads: 2 }],
+    [`workers ×${availableParallelism()}`, { mode: "workers" }],
+  ] as const) {
+    const r = await createRunner(MODEL, opts);
+    await rate(() => r.run(feeds()));
+    out[name] = await rate(() => r.run(feeds()));
+    await r.close();
+  }
+  return out;
+}
+
+const dataDir = mkdtempSync(join(tmpdir(), "forja-bench-serving-"));
+const config = loadServerConfig({}, { dataDir, host: "127.0.0.1", port: 0, logLevel: "silent", writeClientConfig: false });
+const platform = await createPlatform(config);
+const url = await platform.start();
+const { token } = await platform.ctx.tokens.create(SYSTEM, { name: "bench", user: "admin" });
+const admin = new ForjaClient({ server: url, token });
+await publish(url, token);
+const deployments: Record<string, unknown> = { iris: { model: { name: "iris", alias: "prod" } } };
+if (values.variants) {
+  deployments["iris-workers"] = { model: { name: "iris", alias: "prod" }, runtime: { mode: "workers" } };
+  deployments["iris-batched"] = { model: { name: "iris", alias: "prod" }, batching: { maxBatchSize: 32, maxDelayMs: 1 } };
+}
+await admin.apply(Object.entries(deployments).map(([name, spec]) => ({ apiVersion: "forja.dev/v1", kind: "Deployment", metadata: { name, project: "default" }, spec })));
+for (const name of Object.keys(deployments)) {
+  for (let i = 0; ; i++) {
+    const d = await admin.get<{ status: { phase: string; message?: string } }>("Deployment", name, "default");
+    if (d.status.phase === "Ready") break;
+    if (i > 600) throw new Error(`deployment ${name} not ready: ${JSON.stringify(d.status)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+const headers = { "content-type": "application/json", authorization: `Bearer ${token}` };
+const sample = await fetch(`${url}/serving/default/v2/models/iris/infer`, { method: "POST", headers, body: BODY });
+const CONSTANT = await sample.text();
+if (sample.status !== 200) throw new Error(`inference failed: ${CONSTANT}`);
+
+const floor = createServer((req, res) => {
+  req.resume();
+  req.on("end", () => {
+    res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(CONSTANT) });
+    res.end(CONSTANT);
+  });
+});
+await new Promise<void>((r) => floor.listen(0, "127.0.0.1", r));
+const floorUrl = `http://127.0.0.1:${(floor.address() as { port: number }).port}/`;
+
+console.log(`serving bench: ${availableParallelism()} cores, node ${process.version}, ${DURATION} s per point, response ${CONSTANT.length} bytes`);
+// Warm-up (JIT, connections).
+await loadgen(floorUrl, 16, headers, 1);
+await loadgen(`${url}/serving/default/v2/models/iris/infer`, 16, headers, 1);
+
+const fmt = (r: LoadResult) =>
+  `${Math.round(r.rps).toString().padStart(7)} req/s  p50 ${r.p50.toFixed(2).padStart(6)} ms  p99 ${r.p99.toFixed(2).padStart(6)} ms  non-2xx/errors ${r.bad}  loadgen CPU ${((r.cpu / r.seconds) * 100).toFixed(0)}% of a core`;
+const results: { c: number; floor: LoadResult; forja: LoadResult }[] = [];
+for (const c of CONNECTIONS) {
+  const f = await loadgen(floorUrl, c, headers);
+  const s = await loadgen(`${url}/serving/default/v2/models/iris/infer`, c, headers);
+  results.push({ c, floor: f, forja: s });
+  console.log(`c=${String(c).padStart(2)}  floor  ${fmt(f)}`);
+  console.log(`      forja  ${fmt(s)}   (${(s.rps / f.rps).toFixed(2)}× floor)`);
+}
+const at64 = results.find((r) => r.c === 64);
+const at16 = results.find((r) => r.c === 16);
+if (at64) console.log(`target ≥ 0.5× floor at c=64: ${(at64.forja.rps / at64.floor.rps).toFixed(2)}× → ${at64.forja.rps >= 0.5 * at64.floor.rps ? "met" : "NOT met"}`);
+if (at16) console.log(`target p99 ≤ 2 ms at c=16: ${at16.forja.p99.toFixed(2)} ms → ${at16.forja.p99 <= 2 ? "met" : "NOT met"}`);
+
+if (values.variants) {
+  const c = Math.max(...CONNECTIONS);
+  for (const name of ["iris-workers", "iris-batched"]) {
+    console.log(`c=${c}  ${name.padEnd(12)} ${fmt(await loadgen(`${url}/serving/default/v2/models/${name}/infer`, c, headers))}`);
+  }
+  console.log("raw session runs/s (64 concurrent callers, no HTTP):", JSON.stringify(await sessionRates()));
+}
+
+floor.close();
+await platform.stop();
+rmSync(dataDir, { recursive: true, force: true });

@@ -1,0 +1,195 @@
+/**
+ * Open Inference Protocol v2 conformance against a real server with a real onnxruntime model:
+ * every endpoint, JSON and binary tensors, V1 :predict, and every request error (400 with
+ * `{"error": "..."}` naming what is wrong).
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { predictLogisticRegression } from "../../src/serving/onnx/logistic-regression.ts";
+import { startTestServer, type TestServer } from "../support/server.ts";
+import { IRIS, call, deploy, inferBody, irisOnnx, publishModel, readyWith, waitFor } from "./support.ts";
+
+let s: TestServer;
+let version: number;
+const base = "/serving/default";
+const rows = [
+  [5.1, 3.5, 1.4, 0.2],
+  [6.7, 3.0, 5.2, 2.3],
+  [5.9, 3.0, 4.2, 1.5],
+];
+
+beforeAll(async () => {
+  s = await startTestServer();
+  version = await publishModel(s, { name: "iris", bytes: irisOnnx(), alias: "champion" });
+  await deploy(s, { name: "iris", spec: { model: { name: "iris", alias: "champion" } } });
+  await waitFor(s, "iris", readyWith(version));
+});
+afterAll(async () => {
+  await s?.stop();
+});
+
+const post = (path: string, body: unknown, token?: string | null) => call(s, "POST", `${base}${path}`, body, token);
+const get = (path: string, token?: string | null) => call(s, "GET", `${base}${path}`, undefined, token);
+
+describe("health and metadata", () => {
+  it("server live and ready (public), server metadata", async () => {
+    expect(await get("/v2/health/live", null)).toMatchObject({ status: 200, body: { live: true } });
+    expect(await get("/v2/health/ready", null)).toMatchObject({ status: 200, body: { ready: true } });
+    const meta = await get("/v2");
+    expect(meta.status).toBe(200);
+    expect(meta.body).toMatchObject({ name: "forja", extensions: ["binary_tensor_data"] });
+    expect(typeof meta.body.version).toBe("string");
+  });
+
+  it("model metadata: inputs and outputs from the ONNX session, with and without version", async () => {
+    const m = await get("/v2/models/iris");
+    expect(m.status).toBe(200);
+    expect(m.body).toEqual({
+      name: "iris",
+      versions: [String(version)],
+      platform: "onnx_onnxv1",
+      inputs: [{ name: "input", datatype: "FP32", shape: [-1, 4] }],
+      outputs: [
+        { name: "label", datatype: "INT64", shape: [-1] },
+        { name: "probabilities", datatype: "FP32", shape: [-1, 3] },
+      ],
+    });
+    expect((await get(`/v2/models/iris/versions/${version}`)).body).toEqual(m.body);
+    expect(await get("/v2/models/nope")).toMatchObject({ status: 404, body: { error: expect.stringContaining("'nope' is not deployed") } });
+    expect(await get("/v2/models/iris/versions/99")).toMatchObject({ status: 404, body: { error: expect.stringContaining("no served version '99'") } });
+  });
+
+  it("model ready, with and without version", async () => {
+    expect(await get("/v2/models/iris/ready")).toMatchObject({ status: 200, body: { name: "iris", ready: true } });
+    expect(await get(`/v2/models/iris/versions/${version}/ready`)).toMatchObject({ status: 200, body: { ready: true } });
+    expect(await get("/v2/models/iris/versions/42/ready")).toMatchObject({ status: 503, body: { ready: false } });
+    expect((await get("/v2/models/nope/ready")).status).toBe(404);
+  });
+
+  it("the Deployment status shows what serves and its tensors", async () => {
+    const d = await waitFor(s, "iris", readyWith(version));
+    expect(d.status).toMatchObject({
+      phase: "Ready",
+      url: "/serving/default/v2/models/iris",
+      serving: [{ version, percent: 100, role: "primary", digest: expect.stringMatching(/^sha256:/) }],
+      inputs: [{ name: "input", datatype: "FP32", shape: [-1, 4] }],
+    });
+    expect(d.status.conditions.map((c: { type: string; status: string }) => `${c.type}=${c.status}`)).toEqual(["Available=True", "Ready=True"]);
+  });
+});
+
+describe("inference", () => {
+  const ref = predictLogisticRegression(IRIS, rows);
+
+  it("JSON tensors: answers as the reference implementation; echoes the id", async () => {
+    const r = await post("/v2/models/iris/infer", inferBody(rows, { id: "42" }));
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ model_name: "iris", model_version: String(version), id: "42" });
+    const [label, probs] = r.body.outputs;
+    expect(label).toEqual({ name: "label", datatype: "INT64", shape: [3], data: ref.labels });
+    expect(probs).toMatchObject({ name: "probabilities", datatype: "FP32", shape: [3, 3] });
+    ref.probabilities.flat().forEach((p, i) => expect(probs.data[i]).toBeCloseTo(p, 5));
+  });
+
+  it("nested data, requested outputs, the version path", async () => {
+    const body = { inputs: [{ name: "input", shape: [3, 4], datatype: "FP32", data: rows }], outputs: [{ name: "label" }] };
+    const r = await post(`/v2/models/iris/versions/${version}/infer`, body);
+    expect(r.status).toBe(200);
+    expect(r.body.id).toBeUndefined();
+    expect(r.body.outputs).toEqual([{ name: "label", datatype: "INT64", shape: [3], data: ref.labels }]);
+  });
+
+  it("binary tensor extension: binary input, binary outputs", async () => {
+    const header = Buffer.from(
+      JSON.stringify({
+        inputs: [{ name: "input", shape: [3, 4], datatype: "FP32", parameters: { binary_data_size: 48 } }],
+        outputs: [{ name: "probabilities", parameters: { binary_data: true } }, { name: "label" }],
+      }),
+    );
+    const tensor = Buffer.from(Float32Array.from(rows.flat()).buffer);
+    const res = await s.fetch(`${base}/v2/models/iris/infer`, {
+      method: "POST",
+      body: Buffer.concat([header, tensor]),
+      headers: { "content-type": "application/octet-stream", "inference-header-content-length": String(header.length) },
+    });
+    expect(res.status).toBe(200);
+    const bytes = Buffer.from(await res.arrayBuffer());
+    const n = Number(res.headers.get("inference-header-content-length"));
+    const json = JSON.parse(bytes.subarray(0, n).toString());
+    expect(json.outputs[0]).toEqual({ name: "probabilities", datatype: "FP32", shape: [3, 3], parameters: { binary_data_size: 36 } });
+    expect(json.outputs[1].data).toEqual(ref.labels);
+    const probs = new Float32Array(bytes.subarray(n).buffer.slice(bytes.byteOffset + n, bytes.byteOffset + n + 36));
+    ref.probabilities.flat().forEach((p, i) => expect(probs[i]).toBeCloseTo(p, 5));
+
+    // binary_data_output on the request: every output binary (INT64 label 3×8 + FP32 probs 3×3×4).
+    const h2 = Buffer.from(JSON.stringify({ inputs: [{ name: "input", shape: [3, 4], datatype: "FP32", parameters: { binary_data_size: 48 } }], parameters: { binary_data_output: true } }));
+    const res2 = await s.fetch(`${base}/v2/models/iris/infer`, {
+      method: "POST",
+      body: Buffer.concat([h2, tensor]),
+      headers: { "content-type": "application/octet-stream", "inference-header-content-length": String(h2.length) },
+    });
+    const b2 = Buffer.from(await res2.arrayBuffer());
+    const n2 = Number(res2.headers.get("inference-header-content-length"));
+    expect(b2.length - n2).toBe(24 + 36);
+    expect(Array.from(new BigInt64Array(b2.buffer.slice(b2.byteOffset + n2, b2.byteOffset + n2 + 24)), Number)).toEqual(ref.labels);
+  });
+
+  it("V1 :predict (instances → predictions) and V1 model ready", async () => {
+    const r = await post("/v1/models/iris:predict", { instances: rows });
+    expect(r.status).toBe(200);
+    expect(r.body.predictions).toHaveLength(3);
+    expect(r.body.predictions.map((p: { label: number }) => p.label)).toEqual(ref.labels);
+    expect(r.body.predictions[0].probabilities).toHaveLength(3);
+    expect(await get("/v1/models/iris")).toMatchObject({ status: 200, body: { name: "iris", ready: true } });
+    expect(await post("/v1/models/iris:predict", { instances: [[1, 2]] })).toMatchObject({ status: 400, body: { error: expect.stringContaining("dimension 1 must be 4") } });
+    expect((await post("/v1/models/iris:explain", { instances: rows })).status).toBe(404);
+  });
+});
+
+describe("bad requests → 400 with a message naming what is wrong", () => {
+  const cases: [string, unknown, RegExp][] = [
+    ["no inputs", {}, /'inputs' must be a non-empty array/],
+    ["inputs not an array", { inputs: "x" }, /'inputs' must be a non-empty array/],
+    ["unknown input", { inputs: [{ name: "x", shape: [1, 4], datatype: "FP32", data: [1, 2, 3, 4] }] }, /unknown input 'x'; the model's inputs are: input/],
+    ["wrong datatype", { inputs: [{ name: "input", shape: [1, 4], datatype: "FP64", data: [1, 2, 3, 4] }] }, /datatype "FP64" does not match the model's FP32/],
+    ["wrong rank", { inputs: [{ name: "input", shape: [4], datatype: "FP32", data: [1, 2, 3, 4] }] }, /has 1 dimensions; the model expects 2: \[-1,4\]/],
+    ["wrong dimension", { inputs: [{ name: "input", shape: [1, 5], datatype: "FP32", data: [1, 2, 3, 4, 5] }] }, /dimension 1 must be 4/],
+    ["too few values", { inputs: [{ name: "input", shape: [2, 4], datatype: "FP32", data: [1, 2, 3, 4, 5, 6, 7] }] }, /shape needs 8 values, data has 7/],
+    ["too many values", { inputs: [{ name: "input", shape: [1, 4], datatype: "FP32", data: [1, 2, 3, 4, 5] }] }, /more than the 4 values/],
+    ["a string in FP32 data", { inputs: [{ name: "input", shape: [1, 4], datatype: "FP32", data: [1, "2", 3, 4] }] }, /data\[1\] must be a number for datatype FP32/],
+    ["negative dimension", { inputs: [{ name: "input", shape: [-1, 4], datatype: "FP32", data: [] }] }, /shape\[0\] must be a non-negative integer/],
+    ["missing data", { inputs: [{ name: "input", shape: [1, 4], datatype: "FP32" }] }, /'data' is required/],
+    ["unknown output", { ...inferBody([[1, 2, 3, 4]]), outputs: [{ name: "nope" }] }, /unknown output 'nope'; the model's outputs are: label, probabilities/],
+    ["id not a string", { ...inferBody([[1, 2, 3, 4]]), id: 7 }, /'id' must be a string/],
+    ["input twice", { inputs: [inferBody([[1, 2, 3, 4]]).inputs[0], inferBody([[1, 2, 3, 4]]).inputs[0]] }, /given twice/],
+  ];
+  for (const [what, body, message] of cases) {
+    it(what, async () => {
+      const r = await post("/v2/models/iris/infer", body);
+      expect(r.status, r.text).toBe(400);
+      expect(Object.keys(r.body)).toEqual(["error"]);
+      expect(r.body.error).toMatch(message);
+    });
+  }
+
+  it("not JSON, empty body, bad binary header, binary size mismatch", async () => {
+    const raw = (body: string | Buffer, headers: Record<string, string> = { "content-type": "application/json" }) =>
+      s.fetch(`${base}/v2/models/iris/infer`, { method: "POST", body, headers }).then(async (r) => ({ status: r.status, body: (await r.json()) as { error: string } }));
+    expect(await raw("{not json")).toMatchObject({ status: 400, body: { error: expect.stringContaining("not valid JSON") } });
+    expect(await raw("")).toMatchObject({ status: 400, body: { error: expect.stringMatching(/empty/) } });
+    expect(await raw('{"inputs":[]}', { "content-type": "application/json", "inference-header-content-length": "999" })).toMatchObject({
+      status: 400,
+      body: { error: expect.stringContaining("Inference-Header-Content-Length") },
+    });
+    const h = Buffer.from(JSON.stringify({ inputs: [{ name: "input", shape: [1, 4], datatype: "FP32", parameters: { binary_data_size: 12 } }] }));
+    expect(await raw(Buffer.concat([h, Buffer.alloc(12)]), { "content-type": "application/octet-stream", "inference-header-content-length": String(h.length) })).toMatchObject({
+      status: 400,
+      body: { error: expect.stringContaining("binary_data_size is 12 bytes; shape and datatype FP32 need 16") },
+    });
+  });
+
+  it("unknown routes under /serving answer in the OIP error format", async () => {
+    const r = await get("/v2/nothing");
+    expect(r.status).toBe(404);
+    expect(typeof r.body.error).toBe("string");
+  });
+});
