@@ -71,6 +71,10 @@ export function pipelinesFeature(): FeatureModule {
         logger: ctx.logger.child({ component: "pipelineruns" }),
         metrics: ctx.metrics,
         onRunEnded: async (run) => ctx.hooks.pipelineRunEnded?.(run),
+        secrets: async (project, name, key) => {
+          const secret = await ctx.repo.get({ kind: "Secret", project, name });
+          return (secret?.spec as { data?: Record<string, string> } | undefined)?.data?.[key];
+        },
       }),
       new ScheduleController({ repo: ctx.repo, pipelines: service, logger: ctx.logger.child({ component: "schedules" }) }),
     ];

@@ -33,6 +33,8 @@ export interface KindDefinition<S extends TSchema = TSchema, St extends TSchema 
   validate?(manifest: Manifest<Static<S>>): FieldIssue[];
   /** Columns for `forja get` tables after NAME (and PROJECT). */
   readonly columns?: readonly PrintColumn[];
+  /** What API responses show of a resource, e.g. with secret values removed. Default: all of it. */
+  present?(resource: Resource): Resource;
   /** Users may create/update/delete through the generic API (false for platform-made kinds). */
   readonly userWritable?: boolean;
 }

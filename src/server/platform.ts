@@ -19,6 +19,7 @@ import type { ServerConfig } from "../platform/config.ts";
 import { errorMessage } from "../platform/errors.ts";
 import { ProjectController } from "../projects/controller.ts";
 import { ProjectKind } from "../projects/kind.ts";
+import { SecretKind, secretAdmission } from "../secrets/kind.ts";
 import { pipelinesFeature } from "../pipelines/feature.ts";
 import { trackingFeature } from "../tracking/feature.ts";
 import { registryFeature } from "../registry/feature.ts";
@@ -48,8 +49,11 @@ export interface Platform {
 /** The core feature: users and projects. Later features append theirs in `features()`. */
 const coreFeature: FeatureModule = {
   name: "core",
-  kinds: [UserKind, ProjectKind],
-  controllers: (ctx) => [new ProjectController(ctx.repo, ctx.registry)],
+  kinds: [UserKind, ProjectKind, SecretKind],
+  controllers: (ctx) => {
+    ctx.resources.addHook(secretAdmission);
+    return [new ProjectController(ctx.repo, ctx.registry)];
+  },
 };
 
 export function features(): FeatureModule[] {
