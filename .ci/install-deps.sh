@@ -42,3 +42,27 @@ if [[ $(id -u) -eq 0 ]] && ! id -u postgres >/dev/null 2>&1; then
   echo "install-deps: no 'postgres' OS user; the test harness needs it when running as root" >&2
   exit 1
 fi
+
+# Prometheus: test/serving/metrics.test.ts starts its own instance (own config, data dir and port
+# on 127.0.0.1) that scrapes Forja. The distribution's service is neither started nor needed.
+if command -v prometheus >/dev/null 2>&1; then
+  echo "install-deps: prometheus already installed ($(command -v prometheus))"
+else
+  if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; else SUDO=; fi
+  policy=/usr/sbin/policy-rc.d
+  added_prom_policy=false
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+    $SUDO chmod 755 "$policy"
+    added_prom_policy=true
+  fi
+  $SUDO apt-get update
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus
+  if [[ $added_prom_policy == true ]]; then $SUDO rm -f "$policy"; fi
+  # Should a service manager have started it anyway, stop it: the tests never use it.
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheus 2>/dev/null; then
+    $SUDO systemctl disable --now prometheus || true
+  fi
+  command -v prometheus >/dev/null 2>&1 || { echo "install-deps: prometheus installed but not on PATH" >&2; exit 1; }
+  echo "install-deps: installed prometheus ($(prometheus --version 2>&1 | head -1))"
+fi

@@ -86,12 +86,13 @@ async function publish(url: string, token: string): Promise<void> {
     });
     const text = await res.text();
     if (!res.ok) throw new Error(`${method} ${path} → ${res.status} ${text}`);
-    return text ? (JSON.parse(text) as Record<string, never>) : {};
+    return (text ? JSON.parse(text) : {}) as Record<string, unknown>;
   };
   const exp = await call("POST", "/api/2.0/mlflow/experiments/create", { name: "bench-serving" });
   const run = await call("POST", "/api/2.0/mlflow/runs/create", { experiment_id: exp["experiment_id"], start_time: Date.now() });
   const runId = (run["run"] as { info: { run_id: string } }).info.run_id;
-  await call("PUT", `/api/2.0/mlflow-artifacts/artifacts/${exp["experiment_id"]}/${runId}/artifacts/model/model.onnx`, MODEL);
+  const expId = String(exp["experiment_id"]);
+  await call("PUT", `/api/2.0/mlflow-artifacts/artifacts/${expId}/${runId}/artifacts/model/model.onnx`, MODEL);
   await call("POST", "/api/2.0/mlflow/registered-models/create", { name: "iris" });
   await call("POST", "/api/2.0/mlflow/model-versions/create", { name: "iris", source: `runs:/${runId}/model`, run_id: runId });
   await call("POST", "/api/2.0/mlflow/registered-models/alias", { name: "iris", alias: "prod", version: "1" });

@@ -8,7 +8,7 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import type { Authorizer } from "../auth/authorizer.ts";
 import type { TokenService } from "../auth/tokens.ts";
-import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError, UnauthenticatedError, isForjaError } from "../platform/errors.ts";
+import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError, UnauthenticatedError } from "../platform/errors.ts";
 import type { Database } from "../store/database.ts";
 import { ServingError } from "./tensors.ts";
 
@@ -153,8 +153,4 @@ export class InferenceAuth {
     await this.deps.database.db.deleteFrom("serving_keys").where("project", "=", project).where("deployment", "=", deployment).execute();
     for (const [k, c] of this.cache) if ("deployment" in c && c.project === project && c.deployment === deployment) this.cache.delete(k);
   }
-}
-
-export function isNotAllowed(e: unknown): boolean {
-  return isForjaError(e) && (e.code === "Forbidden" || e.code === "Unauthenticated");
 }

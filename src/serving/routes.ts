@@ -11,9 +11,8 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import type { Principal } from "../auth/principal.ts";
 import type { RouteModule } from "../http/app.ts";
 import { statusFor } from "../http/errors.ts";
-import { ConflictError, InvalidInputError, isForjaError, NotFoundError } from "../platform/errors.ts";
+import { ConflictError, isForjaError, NotFoundError } from "../platform/errors.ts";
 import type { Resource } from "../resources/model.ts";
-import type { ResourceService } from "../resources/service.ts";
 import type { PlatformContext } from "../server/feature.ts";
 import { VERSION } from "../server/version.ts";
 import type { InferenceAuth } from "./auth.ts";
@@ -297,5 +296,4 @@ function controlPlane(app: FastifyInstance, { ctx, auth }: ServingRouteDeps): vo
       return setSpec(req.principal, r, next);
     },
   );
-  void InvalidInputError;
 }

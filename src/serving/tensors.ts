@@ -148,7 +148,12 @@ export class InputPlan {
             (out as BigInt64Array)[at] = BigInt(v);
             break;
           }
-          default: {
+          case "INT8":
+          case "INT16":
+          case "INT32":
+          case "UINT8":
+          case "UINT16":
+          case "UINT32": {
             const [lo, hi] = INT_RANGE[dt] as [number, number];
             if (typeof v !== "number" || !Number.isInteger(v) || v < lo || v > hi) throw bad(v, `an integer in [${lo}, ${hi}]`);
             (out as Int32Array)[at] = v;
@@ -207,7 +212,7 @@ export class InputPlan {
 
 /** Output tensor → JSON-able data (INT64 as numbers; beyond 2^53 precision is lost, use binary). */
 export function toJsonData(t: ort.Tensor): unknown[] {
-  const d = t.data as AnyArray;
+  const d = t.data;
   if (d instanceof BigInt64Array || d instanceof BigUint64Array) {
     const out = new Array<number>(d.length);
     for (let i = 0; i < d.length; i++) out[i] = Number(d[i]);
@@ -215,12 +220,12 @@ export function toJsonData(t: ort.Tensor): unknown[] {
   }
   if (t.type === "bool") return Array.from(d as Uint8Array, (x) => x !== 0);
   if (Array.isArray(d)) return d;
-  return Array.from(d as NumericArray);
+  return Array.from(d);
 }
 
 /** Output tensor → its raw little-endian bytes (binary extension). */
 export function toBinaryData(t: ort.Tensor): Buffer {
-  const d = t.data as AnyArray;
+  const d = t.data;
   if (Array.isArray(d)) {
     const parts: Buffer[] = [];
     for (const s of d) {
@@ -256,7 +261,7 @@ export function slice0(t: ort.Tensor, start: number, count: number): ort.Tensor 
   const rows = t.dims[0] ?? 0;
   const per = rows === 0 ? 0 : t.size / rows;
   const dims = [count, ...t.dims.slice(1)];
-  const data = t.data as AnyArray;
+  const data = t.data;
   const part = Array.isArray(data) ? data.slice(start * per, (start + count) * per) : (data as Float32Array).slice(start * per, (start + count) * per);
   return new ort.Tensor(t.type as "float32", part as Float32Array, dims);
 }

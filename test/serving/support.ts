@@ -95,7 +95,10 @@ export async function waitFor(s: TestServer, name: string, pred: (d: Json) => bo
   }
 }
 
-export const readyWith = (version: number) => (d: Json) => d.status?.phase === "Ready" && d.status.serving?.some((x: Json) => x.role === "primary" && x.version === version);
+export const readyWith =
+  (version: number) =>
+  (d: Json): boolean =>
+    d.status?.phase === "Ready" && Boolean(d.status.serving?.some((x: Json) => x.role === "primary" && x.version === version));
 
 export function inferBody(rows: number[][], extra: Record<string, unknown> = {}) {
   return { inputs: [{ name: "input", shape: [rows.length, rows[0]?.length ?? 0], datatype: "FP32", data: rows.flat() }], ...extra };

@@ -206,6 +206,54 @@ describe("LocalProcessRuntime", () => {
       await b.close();
     }));
 
+  it("has an orphaned supervisor rename its exit record itself after a kill -9 of the server", () =>
+    withRoot(async (rootDir) => {
+      const moduleUrl = new URL("./local-runtime.ts", import.meta.url).href;
+      const script = [
+        `import { LocalProcessRuntime } from ${JSON.stringify(moduleUrl)};`,
+        `const rt = new LocalProcessRuntime({ rootDir: ${JSON.stringify(rootDir)} });`,
+        `await rt.start({ id: "kill9", command: ["sh", "-c", "sleep 0.5; exit 5"] });`,
+        `process.stdout.write("started\\n");`,
+        "setInterval(() => {}, 1000);",
+      ].join("\n");
+      const server = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+      try {
+        await new Promise<void>((resolve, reject) => {
+          server.stdout.on("data", (d: Buffer) => {
+            if (d.toString().includes("started")) resolve();
+          });
+          server.once("exit", () => reject(new Error("the server process ended early")));
+        });
+      } finally {
+        server.kill("SIGKILL");
+      }
+      const exitFile = path.join(rootDir, "kill9", "exit.json");
+      await until("the orphaned supervisor's exit.json", () => fs.existsSync(exitFile));
+      expect(JSON.parse(await readFile(exitFile, "utf8"))).toEqual({ status: 5 });
+      expect(fs.existsSync(`${exitFile}.tmp`)).toBe(false);
+      const b = runtime(rootDir);
+      expect(await b.recover()).toMatchObject([{ id: "kill9", phase: "Failed", reason: "Error", exitCode: 5 }]);
+      await b.close();
+    }));
+
+  it("promotes a complete exit.json.tmp left by a server that died before renaming it", () =>
+    withRoot(async (rootDir) => {
+      const a = runtime(rootDir);
+      await a.start(sh("tmp-only", "exit 6"));
+      await waitForEnd(a, "tmp-only");
+      await a.close();
+      const dir = path.join(rootDir, "tmp-only");
+      const state = await readState(rootDir, "tmp-only");
+      const { finishedAt: _f, reason: _r, message: _m, exitCode: _e, ...running } = state.status;
+      await writeFile(path.join(dir, "state.json"), JSON.stringify({ ...state, status: { ...running, phase: "Running" } }));
+      fs.renameSync(path.join(dir, "exit.json"), path.join(dir, "exit.json.tmp"));
+      const b = runtime(rootDir);
+      expect(await b.recover()).toMatchObject([{ phase: "Failed", reason: "Error", exitCode: 6 }]);
+      expect(JSON.parse(await readFile(path.join(dir, "exit.json"), "utf8"))).toEqual({ status: 6 });
+      expect(fs.existsSync(path.join(dir, "exit.json.tmp"))).toBe(false);
+      await b.close();
+    }));
+
   it("marks a workload Lost when its process vanished without an exit record", () =>
     withRoot(async (rootDir) => {
       const a = runtime(rootDir);

@@ -232,10 +232,14 @@ function resolveExecutable(command: string, pathVar: string | undefined, cwd: st
   throw new StartFailure(`command not found: ${command}`);
 }
 
-/** exit.json (or, when the final rename did not happen, exit.json.tmp) of a workload whose supervisor is gone. */
+/**
+ * The exit record of a workload whose supervisor is gone. The supervisor leaves exit.json.tmp for
+ * us to rename while we are its parent, or renames it itself once orphaned (supervisor.ts): a
+ * complete exit.json.tmp is promoted to exit.json here. Never call this while the supervisor lives.
+ */
 function readExitRecord(dir: string, withTime: boolean): { record?: ExitRecord; mtime?: string } {
-  for (const name of [EXIT_FILE, EXIT_TMP_FILE]) {
-    const file = path.join(dir, name);
+  const final = path.join(dir, EXIT_FILE);
+  for (const file of [path.join(dir, EXIT_TMP_FILE), final]) {
     let text: string;
     try {
       text = fs.readFileSync(file, "utf8");
@@ -243,8 +247,17 @@ function readExitRecord(dir: string, withTime: boolean): { record?: ExitRecord; 
       continue;
     }
     const record = parseExitRecord(text);
-    if (!record) continue; // empty or truncated: the supervisor died while writing it
-    const mtime = withTime ? statOrUndefined(file)?.mtime.toISOString() : undefined;
+    if (!record) continue; // empty or truncated: the supervisor was killed while writing it
+    let at = file;
+    if (file !== final) {
+      try {
+        fs.renameSync(file, final);
+        at = final;
+      } catch {
+        // read-only or gone: the record we read is still valid
+      }
+    }
+    const mtime = withTime ? statOrUndefined(at)?.mtime.toISOString() : undefined;
     return { record, mtime };
   }
   return {};
@@ -513,9 +526,12 @@ export class LocalProcessRuntime implements WorkloadRuntime {
       const child = entry.child;
       if (child) {
         // Detach without killing: the supervisor keeps running and records the exit for the next recover().
+        // This process stays its parent, so the supervisor leaves the rename of its exit record to us.
         child.removeAllListeners("exit");
         child.removeAllListeners("error");
         child.on("error", () => {});
+        const dir = entry.dir;
+        child.once("exit", () => readExitRecord(dir, false));
         child.unref();
         entry.child = undefined;
       }

@@ -16,8 +16,13 @@
  *    fallback, and execs the command. Foreground, not `cmd &` + `wait`: background jobs of a
  *    non-interactive shell get SIGINT/SIGQUIT ignored for good, and a trapped signal would
  *    interrupt `wait`; a foreground wait only returns when the child has ended.
- * 3. It writes `{"status":$?}` to exit.json.tmp and `exec`s mv to rename it to exit.json (atomic;
- *    no extra fork). `$?` is the shell's status: the exit code, or 128+n after signal n.
+ * 3. It writes `{"status":$?}` to exit.json.tmp (`$?`: the exit code, or 128+n after signal n).
+ *    exit.json only ever appears by an atomic rename of that complete file: done by the server on
+ *    the supervisor's 'exit' event while the server is its parent, or, when the supervisor finds it
+ *    has been orphaned (its parent pid, read with the `read` builtin from /proc/$$/stat, is no longer
+ *    $PPID, or /proc is missing), by `exec mv` right away. If the server dies between that check and
+ *    the rename, recover() promotes the complete exit.json.tmp. This spares a coreutils `mv` process
+ *    (~2 ms of CPU) per workload on the hot path.
  *
  * The stop marker closes a race: a SIGTERM that reaches the group before the subshell exists (or
  * before the subshell has reset the inherited trap) is swallowed by the trap and never reaches the
@@ -65,7 +70,8 @@ export function supervisorScript(plan: SupervisorPlan): string {
   return [
     "trap : HUP INT QUIT PIPE ALRM TERM USR1 USR2",
     `(${setup.join("; ")}; exec "$@")`,
-    `printf '{"status":%d}\\n' $? >${tmp} && exec ${shQuote(plan.mvPath)} -f ${tmp} ${final}`,
+    `printf '{"status":%d}\\n' $? >${tmp} || exit`,
+    `read -r _ _ _ p _ </proc/$$/stat; [ "$p" = "$PPID" ] || exec ${shQuote(plan.mvPath)} -f ${tmp} ${final}`,
   ].join("\n");
 }
 

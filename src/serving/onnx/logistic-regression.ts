@@ -30,8 +30,8 @@ const bad = (field: string, reason: string): never => {
 };
 
 function normalise(m: LogisticRegressionModel): { features: number; classes: number; w: number[][]; b: number[] } {
-  const rows = m.weights;
-  if (!Array.isArray(rows) || rows.length === 0) bad("weights", "must be a non-empty array of rows ([classes][features])");
+  const rows: readonly (readonly number[])[] = m.weights;
+  if (rows.length === 0) bad("weights", "must be a non-empty array of rows ([classes][features])");
   const features = rows[0]?.length ?? 0;
   if (features === 0) bad("weights[0]", "must not be empty");
   rows.forEach((r, i) => {
