@@ -25,6 +25,23 @@ export interface Database {
   close(): Promise<void>;
   /** Human-readable location, safe to log (no password). */
   readonly description: string;
+  /**
+   * SQLite only (undefined on PostgreSQL): runs `fn` synchronously in one better-sqlite3
+   * transaction, serialized with Kysely's queries on the same connection. For hot write paths
+   * where compiling SQL and async round trips cost more than the writes themselves.
+   */
+  readonly native?: NativeSqlite;
+}
+
+/** The native SQLite fast path (see Database.native). */
+export interface NativeSqlite {
+  /** `fn` in BEGIN IMMEDIATE ... COMMIT (rolled back if it throws). Do not call Kysely inside. */
+  transaction<T>(fn: (s: NativeStatements) => T): Promise<T>;
+}
+
+/** Prepared statements by SQL text (cached for the connection's lifetime). */
+export interface NativeStatements {
+  prepare(sqlText: string): BetterSqlite3.Statement;
 }
 
 export interface DatabaseOptions {
@@ -74,6 +91,25 @@ function withStatementCache(native: BetterSqlite3.Database, max = 1000): SqliteD
   };
 }
 
+function nativeSqlite(native: BetterSqlite3.Database, db: Db): NativeSqlite {
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  const statements: NativeStatements = {
+    prepare(sqlText) {
+      let stmt = cache.get(sqlText);
+      if (!stmt) {
+        stmt = native.prepare(sqlText);
+        cache.set(sqlText, stmt);
+      }
+      return stmt;
+    },
+  };
+  return {
+    // Holding a Kysely connection takes the SQLite driver's mutex: no Kysely transaction is
+    // open on the connection while `fn` runs, and none starts until it is done.
+    transaction: (fn) => db.connection().execute(async () => native.transaction(fn).immediate(statements)),
+  };
+}
+
 export function openDatabase(options: DatabaseOptions): Database {
   const parsed = parseDatabaseUrl(options.url);
   if (parsed.engine === "sqlite") {
@@ -88,7 +124,7 @@ export function openDatabase(options: DatabaseOptions): Database {
     native.pragma("wal_autocheckpoint = 10000");
     native.pragma("cache_size = -65536");
     const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: withStatementCache(native) }) });
-    return makeDatabase("sqlite", db, `sqlite:${parsed.file}`);
+    return { ...makeDatabase("sqlite", db, `sqlite:${parsed.file}`), native: nativeSqlite(native, db) };
   }
   const pool = new pg.Pool({ connectionString: parsed.url, max: options.poolSize ?? 10 });
   // An idle connection closed by the server (restart, failover, idle timeout) is reported here;

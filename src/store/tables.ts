@@ -189,7 +189,7 @@ export interface TrackingRunsTable {
 }
 
 /** Every logged metric point. NaN is stored as value 0 with is_nan 1; ±Inf clamped to ±MAX_VALUE. */
-export interface TrackingMetricsTable {
+export interface TrackingLatestMetricsTable {
   run_id: string;
   key: string;
   value: number;
@@ -198,8 +198,18 @@ export interface TrackingMetricsTable {
   step: number;
 }
 
-/** Per (run, key): the point with the max (step, timestamp, value). */
-export type TrackingLatestMetricsTable = TrackingMetricsTable;
+/**
+ * Metric history (clustered by run, key, step, timestamp, seq on SQLite). `seq` orders points
+ * with equal (step, timestamp) by arrival; 0 on PostgreSQL, where rows are inserted directly.
+ */
+export interface TrackingMetricsTable extends TrackingLatestMetricsTable {
+  seq: number;
+}
+
+/** SQLite's write buffer for metric history (see src/tracking/migrations.ts); empty on PostgreSQL. */
+export interface TrackingMetricsStagedTable extends TrackingLatestMetricsTable {
+  seq: Generated<number>;
+}
 
 export interface TrackingKeyValueTable {
   run_id: string;
@@ -242,6 +252,7 @@ export interface Tables {
   tracking_experiment_tags: TrackingExperimentTagsTable;
   tracking_runs: TrackingRunsTable;
   tracking_metrics: TrackingMetricsTable;
+  tracking_metrics_staged: TrackingMetricsStagedTable;
   tracking_latest_metrics: TrackingLatestMetricsTable;
   tracking_params: TrackingKeyValueTable;
   tracking_tags: TrackingKeyValueTable;

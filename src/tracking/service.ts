@@ -240,6 +240,27 @@ export class TrackingService {
     return { key: t.key, value: truncate(t.value, MAX_TAG_VALUE_LENGTH) };
   }
 
+  /**
+   * A run's project never changes, so writes that check the run's state in their own
+   * transaction (store.logBatch) skip re-reading the run: run_id → project, bounded.
+   */
+  private readonly runProjects = new Map<string, string>();
+
+  /** writableRun for store.logBatch, which checks existence and active state in its transaction. */
+  private async loggableRunId(call: CallScope, input: MlflowInput): Promise<string> {
+    const runId = runIdOf(input);
+    const project = this.runProjects.get(runId);
+    if (project === undefined) {
+      const run = await this.writableRun(call, input);
+      if (this.runProjects.size >= 10_000) this.runProjects.clear();
+      this.runProjects.set(run.run_id, run.project);
+      return run.run_id;
+    }
+    if (call.scoped && project !== call.project) throw MlflowError.notFound(`Run with id=${runId} not found`);
+    await this.access.authorize(call.principal, "update", "Run", project);
+    return runId;
+  }
+
   /** Authorization for writes: editor on the run's project. Active-state is checked in the write transaction. */
   private async writableRun(call: CallScope, input: MlflowInput): Promise<RunRow> {
     const run = await this.access.run(call, runIdOf(input), "update");
@@ -249,20 +270,17 @@ export class TrackingService {
 
   async logMetric(call: CallScope, input: MlflowInput): Promise<void> {
     const metric = this.metricOf(input, "");
-    const run = await this.writableRun(call, input);
-    await this.store.logBatch(run.run_id, [metric], [], []);
+    await this.store.logBatch(await this.loggableRunId(call, input), [metric], [], []);
   }
 
   async logParam(call: CallScope, input: MlflowInput): Promise<void> {
     const param = this.checkParam({ key: reqString(input, "key"), value: reqStringAllowEmpty(input, "value") });
-    const run = await this.writableRun(call, input);
-    await this.store.logBatch(run.run_id, [], [param], []);
+    await this.store.logBatch(await this.loggableRunId(call, input), [], [param], []);
   }
 
   async setTag(call: CallScope, input: MlflowInput): Promise<void> {
     const tag = this.checkTag({ key: reqString(input, "key"), value: reqStringAllowEmpty(input, "value") });
-    const run = await this.writableRun(call, input);
-    await this.store.logBatch(run.run_id, [], [], [tag]);
+    await this.store.logBatch(await this.loggableRunId(call, input), [], [], [tag]);
   }
 
   async deleteTag(call: CallScope, input: MlflowInput): Promise<void> {
@@ -297,8 +315,7 @@ export class TrackingService {
       seen.set(p.key, p.value);
     }
     if (dups.size) throw MlflowError.invalid(`Duplicate parameter keys have been submitted: ${[...dups].map((k) => `'${k}'`).join(", ")}. Please ensure the request contains only one param value per param key.`);
-    const run = await this.writableRun(call, input);
-    await this.store.logBatch(run.run_id, metrics, params, tags);
+    await this.store.logBatch(await this.loggableRunId(call, input), metrics, params, tags);
   }
 
   async logInputs(call: CallScope, input: MlflowInput): Promise<void> {

@@ -7,7 +7,7 @@
 import { randomUUID } from "node:crypto";
 import { sql } from "kysely";
 import { MlflowError, experimentArtifactLocation, nextExperimentId, type ExperimentRow, type RunRow } from "../mlflow/index.ts";
-import type { Database, Tx } from "../store/database.ts";
+import type { Database, NativeStatements, Tx } from "../store/database.ts";
 import { generateRunName } from "./names.ts";
 import { storedMetricValue } from "./validate.ts";
 
@@ -73,6 +73,30 @@ function chunks<T>(xs: readonly T[], n: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
   return out;
+}
+
+/** The (step, timestamp, value) rule of isNewer as the upsert condition of tracking_latest_metrics. */
+const NEWER_THAN_LATEST =
+  "(excluded.step > tracking_latest_metrics.step OR (excluded.step = tracking_latest_metrics.step AND (excluded.timestamp > tracking_latest_metrics.timestamp OR (excluded.timestamp = tracking_latest_metrics.timestamp AND excluded.value > tracking_latest_metrics.value))))";
+
+/**
+ * SQLite: staged metric rows (tracking_metrics_staged) are moved into tracking_metrics once
+ * this many have accumulated. Larger amortizes the merge better; readers scan the whole staging table.
+ */
+const STAGED_ROWS_MAX = 4000;
+
+function storedRows(metrics: readonly MetricPoint[]): StoredMetric[] {
+  return metrics.map((m) => ({ key: m.key, timestamp: m.timestamp, step: m.step, ...storedMetricValue(m.value) }));
+}
+
+/** Per key, the batch's point that wins the latest-metric rule, as tracking_latest_metrics rows. */
+function latestOf(runId: string, rows: readonly StoredMetric[]): (StoredMetric & { run_id: string })[] {
+  const latest = new Map<string, StoredMetric>();
+  for (const r of rows) {
+    const cur = latest.get(r.key);
+    if (!cur || isNewer(r, cur)) latest.set(r.key, r);
+  }
+  return [...latest.values()].map((r) => ({ run_id: runId, ...r }));
 }
 
 function isUniqueViolation(e: unknown): boolean {
@@ -293,6 +317,11 @@ export class TrackingStore {
    * 400. Writes need an active run. Callers have validated keys, limits and duplicates.
    */
   async logBatch(runId: string, metrics: readonly MetricPoint[], params: readonly KeyValue[], tags: readonly KeyValue[]): Promise<void> {
+    const native = this.database.native;
+    if (native) {
+      await native.transaction((s) => this.logBatchSqlite(s, runId, metrics, params, tags));
+      return;
+    }
     await this.database.transaction(async (tx) => {
       const run = await tx.selectFrom("tracking_runs").select(["lifecycle_stage", "project"]).where("run_id", "=", runId).executeTakeFirst();
       if (!run) throw MlflowError.notFound(`Run with id=${runId} not found`);
@@ -338,22 +367,14 @@ export class TrackingStore {
         if (Object.keys(set).length) await tx.updateTable("tracking_runs").set(set).where("run_id", "=", runId).execute();
       }
       if (metrics.length) {
-        const rows: (StoredMetric & { run_id: string })[] = metrics.map((m) => ({
-          run_id: runId,
-          key: m.key,
-          timestamp: m.timestamp,
-          step: m.step,
-          ...storedMetricValue(m.value),
-        }));
-        await tx.insertInto("tracking_metrics").values(rows).execute();
-        const latest = new Map<string, (typeof rows)[number]>();
-        for (const r of rows) {
-          const cur = latest.get(r.key);
-          if (!cur || isNewer(r, cur)) latest.set(r.key, r);
-        }
+        const rows = storedRows(metrics);
+        // One statement with array parameters (the plan does not depend on the batch size).
+        await sql`INSERT INTO tracking_metrics (run_id, key, step, timestamp, seq, value, is_nan)
+          SELECT ${runId}, k, s, t, 0, v, n FROM unnest(${rows.map((r) => r.key)}::text[], ${rows.map((r) => r.step)}::bigint[],
+            ${rows.map((r) => r.timestamp)}::bigint[], ${rows.map((r) => r.value)}::float8[], ${rows.map((r) => r.is_nan)}::int[]) AS u(k, s, t, v, n)`.execute(tx);
         await tx
           .insertInto("tracking_latest_metrics")
-          .values([...latest.values()])
+          .values(latestOf(runId, rows))
           .onConflict((oc) =>
             oc
               .columns(["run_id", "key"])
@@ -363,13 +384,63 @@ export class TrackingStore {
                 timestamp: eb.ref("excluded.timestamp"),
                 step: eb.ref("excluded.step"),
               }))
-              .where(
-                sql<boolean>`(excluded.step > tracking_latest_metrics.step OR (excluded.step = tracking_latest_metrics.step AND (excluded.timestamp > tracking_latest_metrics.timestamp OR (excluded.timestamp = tracking_latest_metrics.timestamp AND excluded.value > tracking_latest_metrics.value))))`,
-              ),
+              .where(sql<boolean>`${sql.raw(NEWER_THAN_LATEST)}`),
           )
           .execute();
       }
     });
+  }
+
+  /** logBatch on SQLite: the same writes as prepared statements in one synchronous transaction. */
+  private logBatchSqlite(s: NativeStatements, runId: string, metrics: readonly MetricPoint[], params: readonly KeyValue[], tags: readonly KeyValue[]): void {
+    const run = s.prepare("SELECT lifecycle_stage, project FROM tracking_runs WHERE run_id = ?").get(runId) as { lifecycle_stage: string; project: string } | undefined;
+    if (!run) throw MlflowError.notFound(`Run with id=${runId} not found`);
+    if (run.lifecycle_stage !== "active") {
+      throw MlflowError.invalid(`The run ${runId} must be in the 'active' state. Current state is ${run.lifecycle_stage}.`);
+    }
+    if (params.length) {
+      const ins = s.prepare("INSERT INTO tracking_params (run_id, key, value) VALUES (?, ?, ?) ON CONFLICT (run_id, key) DO NOTHING");
+      const get = s.prepare("SELECT value FROM tracking_params WHERE run_id = ? AND key = ?").pluck();
+      for (const p of params) {
+        if (ins.run(runId, p.key, p.value).changes) continue;
+        const old = get.get(runId, p.key) as string;
+        if (old !== p.value) {
+          throw MlflowError.invalid(
+            `Changing param values is not allowed. Param with key='${p.key}' was already logged with value='${old}' for run ID='${runId}'. Attempted logging new value '${p.value}'.`,
+          );
+        }
+      }
+    }
+    if (tags.length) {
+      const up = s.prepare("INSERT INTO tracking_tags (run_id, key, value) VALUES (?, ?, ?) ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value");
+      for (const t of tags) up.run(runId, t.key, t.value);
+      const set: Record<string, string> = {};
+      for (const t of tags) {
+        if (t.key === RUN_NAME_TAG) set["name"] = t.value;
+      }
+      const lineage = this.lineage(run.project, new Map(tags.map((t) => [t.key, t.value])));
+      if (lineage.pipeline_run) set["pipeline_run"] = lineage.pipeline_run;
+      if (lineage.pipeline_step) set["pipeline_step"] = lineage.pipeline_step;
+      const cols = Object.keys(set);
+      if (cols.length) s.prepare(`UPDATE tracking_runs SET ${cols.map((c) => `${c} = ?`).join(", ")} WHERE run_id = ?`).run(...Object.values(set), runId);
+    }
+    if (metrics.length) {
+      const rows = storedRows(metrics);
+      const ins = s.prepare("INSERT INTO tracking_metrics_staged (run_id, key, step, timestamp, value, is_nan) VALUES (?, ?, ?, ?, ?, ?)");
+      for (const r of rows) ins.run(runId, r.key, r.step, r.timestamp, r.value, r.is_nan);
+      const up = s.prepare(
+        `INSERT INTO tracking_latest_metrics (run_id, key, value, is_nan, timestamp, step) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, is_nan = excluded.is_nan, timestamp = excluded.timestamp, step = excluded.step WHERE ${NEWER_THAN_LATEST}`,
+      );
+      for (const r of latestOf(runId, rows)) up.run(runId, r.key, r.value, r.is_nan, r.timestamp, r.step);
+      const staged = s.prepare("SELECT max(seq) - min(seq) FROM tracking_metrics_staged").pluck().get() as number | null;
+      if (staged !== null && staged >= STAGED_ROWS_MAX) {
+        // Sorted, so each (run, key) range of tracking_metrics is written once per merge.
+        s.prepare(
+          "INSERT INTO tracking_metrics (run_id, key, step, timestamp, seq, value, is_nan) SELECT run_id, key, step, timestamp, seq, value, is_nan FROM tracking_metrics_staged ORDER BY run_id, key, step, timestamp, seq",
+        ).run();
+        s.prepare("DELETE FROM tracking_metrics_staged").run();
+      }
+    }
   }
 
   async deleteTag(run: RunRow, key: string): Promise<void> {
@@ -431,50 +502,65 @@ export class TrackingStore {
     });
   }
 
-  /** Latest metrics, params, tags, inputs, outputs of many runs (chunked IN lists). */
+  /**
+   * `run_id` among `ids` with one parameter (a JSON array on SQLite, a text[] on PostgreSQL):
+   * the SQL text does not depend on the count, so the prepared statement is reused.
+   */
+  private runIdIn(ids: readonly string[]) {
+    return this.database.engine === "sqlite" ? sql<boolean>`run_id IN (SELECT value FROM json_each(${JSON.stringify(ids)}))` : sql<boolean>`run_id = ANY(${ids}::text[])`;
+  }
+
+  /** Latest metrics, params, tags, inputs, outputs of many runs. */
   async runData(runIds: readonly string[]): Promise<Map<string, RunData>> {
     const out = new Map<string, RunData>();
     for (const id of runIds) out.set(id, { metrics: [], params: [], tags: [], inputs: [], outputs: [] });
-    for (const part of chunks(runIds, 500)) {
-      const [metrics, params, tags, inputs, outputs] = await Promise.all([
-        this.db.selectFrom("tracking_latest_metrics").selectAll().where("run_id", "in", part).execute(),
-        this.db.selectFrom("tracking_params").selectAll().where("run_id", "in", part).execute(),
-        this.db.selectFrom("tracking_tags").selectAll().where("run_id", "in", part).execute(),
-        this.db.selectFrom("tracking_inputs").selectAll().where("run_id", "in", part).execute(),
-        this.db.selectFrom("tracking_outputs").selectAll().where("run_id", "in", part).execute(),
-      ]);
-      for (const m of metrics) out.get(m.run_id)?.metrics.push({ key: m.key, value: m.value, is_nan: m.is_nan, timestamp: m.timestamp, step: m.step });
-      for (const p of params) out.get(p.run_id)?.params.push({ key: p.key, value: p.value });
-      for (const t of tags) out.get(t.run_id)?.tags.push({ key: t.key, value: t.value });
-      for (const d of inputs) {
-        let dtags: KeyValue[] = [];
-        try {
-          dtags = JSON.parse(d.tags) as KeyValue[];
-        } catch {
-          dtags = [];
-        }
-        out.get(d.run_id)?.inputs.push({ name: d.name, digest: d.digest, source_type: d.source_type, source: d.source, schema: d.schema, profile: d.profile, tags: dtags });
+    if (runIds.length === 0) return out;
+    const ids = this.runIdIn(runIds);
+    const [metrics, params, tags, inputs, outputs] = await Promise.all([
+      this.db.selectFrom("tracking_latest_metrics").selectAll().where(ids).execute(),
+      this.db.selectFrom("tracking_params").selectAll().where(ids).execute(),
+      this.db.selectFrom("tracking_tags").selectAll().where(ids).execute(),
+      this.db.selectFrom("tracking_inputs").selectAll().where(ids).execute(),
+      this.db.selectFrom("tracking_outputs").selectAll().where(ids).execute(),
+    ]);
+    for (const m of metrics) out.get(m.run_id)?.metrics.push({ key: m.key, value: m.value, is_nan: m.is_nan, timestamp: m.timestamp, step: m.step });
+    for (const p of params) out.get(p.run_id)?.params.push({ key: p.key, value: p.value });
+    for (const t of tags) out.get(t.run_id)?.tags.push({ key: t.key, value: t.value });
+    for (const d of inputs) {
+      let dtags: KeyValue[] = [];
+      try {
+        dtags = JSON.parse(d.tags) as KeyValue[];
+      } catch {
+        dtags = [];
       }
-      for (const o of outputs) out.get(o.run_id)?.outputs.push({ model_id: o.model_id, step: o.step });
+      out.get(d.run_id)?.inputs.push({ name: d.name, digest: d.digest, source_type: d.source_type, source: d.source, schema: d.schema, profile: d.profile, tags: dtags });
     }
+    for (const o of outputs) out.get(o.run_id)?.outputs.push({ model_id: o.model_id, step: o.step });
     return out;
   }
 
   async runsByIds(runIds: readonly string[]): Promise<RunRow[]> {
-    const out: RunRow[] = [];
-    for (const part of chunks(runIds, 500)) out.push(...(await this.db.selectFrom("tracking_runs").selectAll().where("run_id", "in", part).execute()));
-    return out;
+    if (runIds.length === 0) return [];
+    return this.db.selectFrom("tracking_runs").selectAll().where(this.runIdIn(runIds)).execute();
+  }
+
+  /**
+   * Points of `key` of a run in (step, timestamp, arrival) order, from tracking_metrics and the
+   * SQLite staging table (a compound SELECT: each side an ordered range scan, merged).
+   */
+  private history(runId: string, key: string, start: number | undefined, end: number | undefined) {
+    const side = <T extends "tracking_metrics" | "tracking_metrics_staged">(table: T) => {
+      let q = this.db.selectFrom(table as "tracking_metrics").select(["key", "value", "is_nan", "timestamp", "step", "seq"]).where("run_id", "=", runId).where("key", "=", key);
+      if (start !== undefined) q = q.where("step", ">=", start);
+      if (end !== undefined) q = q.where("step", "<=", end);
+      return q;
+    };
+    return side("tracking_metrics").unionAll(side("tracking_metrics_staged")).orderBy("step").orderBy("timestamp").orderBy("seq");
   }
 
   /** Metric history in (step, timestamp) order, paged by offset. */
   async metricHistory(runId: string, key: string, offset: number, limit: number | undefined): Promise<StoredMetric[]> {
-    let q = this.db
-      .selectFrom("tracking_metrics")
-      .select(["key", "value", "is_nan", "timestamp", "step"])
-      .where("run_id", "=", runId)
-      .where("key", "=", key)
-      .orderBy("step")
-      .orderBy("timestamp");
+    let q = this.history(runId, key, undefined, undefined);
     if (limit !== undefined) q = q.limit(limit).offset(offset);
     else if (offset > 0) q = q.limit(Number.MAX_SAFE_INTEGER).offset(offset);
     return q.execute();
@@ -482,16 +568,7 @@ export class TrackingStore {
 
   /** Points of `key` with start ≤ step ≤ end for one run (get-history-bulk-interval). */
   async metricRange(runId: string, key: string, start: number | undefined, end: number | undefined): Promise<StoredMetric[]> {
-    let q = this.db
-      .selectFrom("tracking_metrics")
-      .select(["key", "value", "is_nan", "timestamp", "step"])
-      .where("run_id", "=", runId)
-      .where("key", "=", key)
-      .orderBy("step")
-      .orderBy("timestamp");
-    if (start !== undefined) q = q.where("step", ">=", start);
-    if (end !== undefined) q = q.where("step", "<=", end);
-    return q.execute();
+    return this.history(runId, key, start, end).execute();
   }
 
   async runsOfPipelineRun(pipelineRun: string): Promise<RunRow[]> {

@@ -254,6 +254,46 @@ describe("LocalProcessRuntime", () => {
       await b.close();
     }));
 
+  it("recovers from a crash in the middle of a launch: no id is blocked and nothing runs twice", () =>
+    withRoot(async (rootDir) => {
+      const a = runtime(rootDir);
+      await a.start(sh("mid-launch-live", "sleep 0.6; exit 3"));
+      await a.start(sh("mid-launch-ended", "exit 4"));
+      await a.start(sh("mid-launch-gone", "sleep 30"));
+      await waitForPhase(a, "mid-launch-live", "Running");
+      await waitForEnd(a, "mid-launch-ended");
+      await waitForPhase(a, "mid-launch-gone", "Running");
+      await a.close();
+      // Make state.json look as if the server died right after the spawn, before recording the pid.
+      let gonePid = 0;
+      for (const id of ["mid-launch-live", "mid-launch-ended", "mid-launch-gone"]) {
+        const state = await readState(rootDir, id);
+        if (id === "mid-launch-gone") {
+          gonePid = state.process!.pid;
+          process.kill(-gonePid, "SIGKILL"); // supervisor and workload die together: no exit record
+        }
+        const { startedAt: _s, finishedAt: _f, reason: _r, message: _m, exitCode: _e, ...pending } = state.status;
+        const { process: _p, ...rest } = state;
+        await writeFile(path.join(rootDir, id, "state.json"), JSON.stringify({ ...rest, status: { ...pending, phase: "Pending" } }));
+      }
+      // ...or even before its first state.json write.
+      fs.mkdirSync(path.join(rootDir, "mid-mkdir", "work"), { recursive: true });
+      fs.mkdirSync(path.join(rootDir, "mid-mkdir", "tmp"));
+      await until("the killed group to die", () => !isPidAlive(gonePid));
+
+      const b = runtime(rootDir);
+      const recovered = new Map((await b.recover()).map((s) => [s.id, s]));
+      expect(recovered.get("mid-launch-live")?.phase).toBe("Running"); // its supervisor was found in /proc
+      expect(recovered.get("mid-launch-ended")).toMatchObject({ phase: "Failed", reason: "Error", exitCode: 4 });
+      expect(recovered.get("mid-launch-gone")).toMatchObject({ phase: "Lost" }); // may have run: never start it again
+      expect(recovered.has("mid-mkdir")).toBe(false);
+      expect(fs.existsSync(path.join(rootDir, "mid-mkdir"))).toBe(false);
+      expect(await waitForEnd(b, "mid-launch-live")).toMatchObject({ phase: "Failed", reason: "Error", exitCode: 3 });
+      expect((await b.start(sh("mid-mkdir", "echo fresh"))).id).toBe("mid-mkdir");
+      expect((await waitForEnd(b, "mid-mkdir")).phase).toBe("Succeeded");
+      await b.close();
+    }));
+
   it("marks a workload Lost when its process vanished without an exit record", () =>
     withRoot(async (rootDir) => {
       const a = runtime(rootDir);

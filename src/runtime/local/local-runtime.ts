@@ -5,9 +5,9 @@
  * environment a workload gets and which resource limits are enforced.
  *
  * Hot path (start → exit): a handful of sync syscalls (3 mkdir, 2 open/close, a few stat for the
- * PATH lookup, one /proc read, one state.json write per phase, one exit.json read), one spawn,
- * no helper processes on the server side and no polling: the supervisor is our child, and its
- * 'exit' event settles the workload.
+ * PATH lookup, one /proc read, 3 state.json writes (Pending before the spawn, Running with the
+ * pid, the end), one exit record read + rename), one spawn, no helper processes and no polling:
+ * the supervisor is our child, and its 'exit' event settles the workload.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -37,7 +37,7 @@ import {
   type CgroupSupport,
   type WorkloadCgroups,
 } from "./cgroups.ts";
-import { identify, killGroup, processState, signalGroup, signalPids, type ProcessIdentity } from "./proc.ts";
+import { findSessionLeaders, identify, killGroup, processState, signalGroup, signalPids, type ProcessIdentity } from "./proc.ts";
 import {
   EXIT_FILE,
   EXIT_TMP_FILE,
@@ -46,6 +46,7 @@ import {
   SUPERVISOR_NAME,
   decodeExitRecord,
   parseExitRecord,
+  supervisorMarker,
   supervisorScript,
   type DecodedExit,
   type ExitRecord,
@@ -263,6 +264,19 @@ function readExitRecord(dir: string, withTime: boolean): { record?: ExitRecord; 
   return {};
 }
 
+/** Remove `dir` if it holds nothing but empty work/ and tmp/ directories; true when removed. */
+function removeIfUntouched(dir: string): boolean {
+  try {
+    for (const name of fs.readdirSync(dir)) {
+      if ((name !== WORK_DIR && name !== TMP_DIR) || fs.readdirSync(path.join(dir, name)).length > 0) return false;
+    }
+    fs.rmSync(dir, { recursive: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function sanitizeSpec(spec: WorkloadSpec): PersistedSpec {
   const { secretEnv, ...rest } = spec;
   const copy = JSON.parse(JSON.stringify(rest)) as PersistedSpec;
@@ -328,13 +342,12 @@ export class LocalProcessRuntime implements WorkloadRuntime {
         ending: false,
       };
       this.entries.set(spec.id, entry);
+      // Before any spawn: a restarted server must know the workload (queue it again, or find its supervisor).
+      this.persist(entry);
       this.log.info({ workload: spec.id, executable: spec.command[0] }, "workload accepted");
       this.emit(entry);
       this.queue.push(entry);
       this.schedule();
-      // Launched right away: state.json was written as Running (or as its end). Still queued: record it
-      // Pending, so that a restarted server queues it again.
-      if (entry.status.phase === "Pending") this.persist(entry);
       return entry.status;
     });
   }
@@ -450,12 +463,10 @@ export class LocalProcessRuntime implements WorkloadRuntime {
       const dir = path.join(this.rootDir, name);
       const state = readJson<StateFile>(path.join(dir, STATE_FILE));
       if (!state || state.version !== 1 || state.status.id !== name) {
-        this.log.warn(
-          { workload: name, dir },
-          fs.existsSync(path.join(dir, STATE_FILE))
-            ? "unreadable state.json; workload skipped"
-            : "workload directory without state.json (the server stopped while starting it); skipped",
-        );
+        if (!fs.existsSync(path.join(dir, STATE_FILE)) && removeIfUntouched(dir)) {
+          // The server stopped between creating the directory and recording the workload: nothing ran.
+          this.log.warn({ workload: name, dir }, "removed an incomplete workload directory");
+        } else this.log.warn({ workload: name, dir }, "unreadable state.json; workload skipped");
         continue;
       }
       const entry: Entry = {
@@ -476,10 +487,16 @@ export class LocalProcessRuntime implements WorkloadRuntime {
       recovered.push(entry);
     }
     const pending: Entry[] = [];
+    // Pending on disk but with log files: the server died between opening them for the spawn and
+    // recording the supervisor's pid. Find out whether the supervisor runs (one /proc pass for all).
+    const launched = recovered.filter((e) => e.status.phase === "Pending" && fs.existsSync(path.join(e.dir, STDOUT_FILE)));
+    const supervisors = findSessionLeaders(launched.map((e) => supervisorMarker(e.dir)));
     for (const entry of recovered) {
       switch (entry.status.phase) {
         case "Pending":
-          if (entry.spec.secretEnvKeys?.length) {
+          if (launched.includes(entry)) {
+            this.recoverLaunch(entry, supervisors.get(supervisorMarker(entry.dir)));
+          } else if (entry.spec.secretEnvKeys?.length) {
             this.finish(entry, {
               phase: "Lost",
               reason: "Lost",
@@ -577,7 +594,12 @@ export class LocalProcessRuntime implements WorkloadRuntime {
     try {
       fs.mkdirSync(dir);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" && this.rootReady) {
+        this.rootReady = false; // the root dir was removed behind our back
+        return this.makeWorkloadDir(id, dir);
+      }
+      if (code !== "EEXIST") throw e;
       throw new ConflictError(`workload ${id} exists on disk but is not tracked by this runtime; call recover() first`);
     }
     fs.mkdirSync(path.join(dir, WORK_DIR));
@@ -804,6 +826,21 @@ export class LocalProcessRuntime implements WorkloadRuntime {
       killGroup(entry.process.pid, signal);
     } else if (entry.process) signalGroup(entry.process, signal);
     if (entry.cgroups) signalPids(cgroupPids(entry.cgroups), signal);
+  }
+
+  /**
+   * A Pending workload whose launch was interrupted by a crash after its log files were opened: it
+   * is Running if its supervisor is alive, ended if it left an exit record, and otherwise Lost
+   * (it may have run and been killed: never risk running it twice).
+   */
+  private recoverLaunch(entry: Entry, pid: number | undefined): void {
+    const logStat = statOrUndefined(path.join(entry.dir, STDOUT_FILE));
+    const startedAt = logStat && logStat.birthtimeMs > 0 ? logStat.birthtime.toISOString() : entry.status.createdAt;
+    this.log.warn({ workload: entry.id, pid: pid ?? null }, "recovering a workload whose launch was interrupted");
+    if (pid !== undefined) entry.process = identify(pid);
+    this.setStatus(entry, { phase: "Running", startedAt });
+    if (entry.process && processState(entry.process) === "alive") this.resumeTracking(entry);
+    else this.processGone(entry, {});
   }
 
   /** Recovered Running workload whose supervisor is still alive: poll it, re-arm its timers. */

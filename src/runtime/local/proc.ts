@@ -33,6 +33,7 @@ const currentBootId = readBootId();
 
 interface ProcStat {
   readonly state: string;
+  readonly session: string;
   readonly startTime: string;
 }
 
@@ -46,9 +47,10 @@ function readProcStat(pid: number): ProcStat | undefined {
   // "pid (comm) state ppid ..." — comm may contain spaces and parentheses: split after the last ')'.
   const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
   const state = fields[0];
+  const session = fields[3]; // field 6
   const startTime = fields[19]; // field 22 overall; fields[0] is field 3
-  if (state === undefined || startTime === undefined) return undefined;
-  return { state, startTime };
+  if (state === undefined || session === undefined || startTime === undefined) return undefined;
+  return { state, session, startTime };
 }
 
 /** Identity of a process that was just spawned. */
@@ -103,6 +105,35 @@ export function killGroup(pgid: number, signal: NodeJS.Signals): boolean {
 
 export function signalPids(pids: readonly number[], signal: NodeJS.Signals): void {
   for (const pid of pids) if (pid > 1 && pid !== process.pid) kill(pid, signal);
+}
+
+/**
+ * Live session leaders whose command line contains one of `needles`, as needle → pid: one pass
+ * over /proc (for recovery only, never on the hot path). Empty where /proc is missing.
+ */
+export function findSessionLeaders(needles: readonly string[]): Map<string, number> {
+  const found = new Map<string, number>();
+  if (!hasProc || needles.length === 0) return found;
+  let names: string[];
+  try {
+    names = fs.readdirSync("/proc");
+  } catch {
+    return found;
+  }
+  for (const name of names) {
+    if (name.charCodeAt(0) < 48 || name.charCodeAt(0) > 57) continue; // not a pid
+    let cmdline: string;
+    try {
+      cmdline = fs.readFileSync(`/proc/${name}/cmdline`, "utf8");
+    } catch {
+      continue;
+    }
+    const needle = needles.find((n) => !found.has(n) && cmdline.includes(n));
+    if (needle === undefined) continue;
+    const stat = readProcStat(Number(name));
+    if (stat && stat.session === name && stat.state !== "Z" && stat.state !== "X") found.set(needle, Number(name));
+  }
+  return found;
 }
 
 /** True while `pid` names a live (non-zombie) process. For tests and diagnostics. */
