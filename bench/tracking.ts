@@ -6,8 +6,11 @@
  *
  *   npx tsx bench/tracking.ts [--engine sqlite|postgres] [--runs 10000]
  *
- * Real server over HTTP on 127.0.0.1 (keep-alive fetch), same process.
+ * Real server over HTTP on 127.0.0.1 (keep-alive fetch). (a) is measured twice: with the client
+ * in the server's process (client and server share the event loop and CPU), and with the
+ * client in a child process (the load generator on its own core, as a real client would be).
  */
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -51,6 +54,30 @@ async function pool<T>(n: number, items: T[], fn: (x: T) => Promise<void>): Prom
   await Promise.all(Array.from({ length: n }, async () => { while (i < items.length) await fn(items[i++] as T); }));
 }
 
+/** Load generator in a separate Node process: one sequential client per run id; returns calls/s. */
+const CLIENT = `
+const [url, token, calls, ...runs] = process.argv.slice(1);
+const headers = { authorization: "Bearer " + token, "content-type": "application/json" };
+const batch = (step) => Array.from({ length: 100 }, (_, i) => ({ key: "m" + i, value: Math.random(), timestamp: Date.now(), step }));
+const post = async (run_id, step) => {
+  const r = await fetch(url + "/api/2.0/mlflow/runs/log-batch", { method: "POST", headers, body: JSON.stringify({ run_id, metrics: batch(step) }) });
+  await r.text();
+  if (r.status !== 200) throw new Error("log-batch " + r.status);
+};
+for (const id of runs) for (let i = 0; i < 50; i++) await post(id, i);
+const t = performance.now();
+await Promise.all(runs.map(async (id) => { for (let i = 0; i < Number(calls); i++) await post(id, 1000 + i); }));
+console.log(JSON.stringify({ rate: (runs.length * Number(calls)) / ((performance.now() - t) / 1000) }));
+`;
+async function childLoad(url: string, token: string, runs: string[], calls: number): Promise<number> {
+  const child = spawn(process.execPath, ["--input-type=module", "-e", CLIENT, url, token, String(calls), ...runs], { stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  child.stdout.on("data", (c: Buffer) => (out += c.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  if (code !== 0) throw new Error(`load generator exited with ${code}`);
+  return (JSON.parse(out) as { rate: number }).rate;
+}
+
 try {
   const exp = (await call("experiments/create", { name: "bench" }))["experiment_id"] as string;
   const batch = (step: number) => Array.from({ length: 100 }, (_, i) => ({ key: `m${i}`, value: Math.random(), timestamp: Date.now(), step }));
@@ -67,6 +94,8 @@ try {
   t = performance.now();
   await Promise.all(runs8.map(async (id) => { for (let i = 0; i < calls; i++) await call("runs/log-batch", { run_id: id, metrics: batch(i) }); }));
   const eight = (8 * calls) / ((performance.now() - t) / 1000);
+  const remote1 = await childLoad(server.url, server.adminToken, [runId(await call("runs/create", { experiment_id: exp }))], 2000);
+  const remote8 = await childLoad(server.url, server.adminToken, await Promise.all(Array.from({ length: 8 }, async () => runId(await call("runs/create", { experiment_id: exp })))), 500);
 
   // (b) search over RUNS runs
   const sexp = (await call("experiments/create", { name: "search" }))["experiment_id"] as string;
@@ -121,7 +150,8 @@ try {
 
   const f = (x: number) => x.toFixed(1);
   console.log(`forja tracking bench — engine ${engine}`);
-  console.log(`(a) log-batch, 100 metrics/call: 1 client ${f(one)} calls/s (${(one / 1000).toFixed(2)}× target 1000); 8 clients ${f(eight)} calls/s (${f(eight * 100)} metrics/s)`);
+  console.log(`(a) log-batch, 100 metrics/call, client in-process: 1 client ${f(one)} calls/s (${(one / 1000).toFixed(2)}× target 1000); 8 clients ${f(eight)} calls/s (${f(eight * 100)} metrics/s)`);
+  console.log(`    client in a child process:      1 client ${f(remote1)} calls/s (${(remote1 / 1000).toFixed(2)}× target 1000); 8 clients ${f(remote8)} calls/s (${f(remote8 * 100)} metrics/s)`);
   console.log(`(b) runs/search over ${RUNS} runs (filter metrics.acc > 0.5, order_by metrics.loss), fill ${f(fill)} s:`);
   console.log(`    max_results=100:  p50 ${f(s100.p50)} ms, p99 ${f(s100.p99)} ms (${s100.n} runs/page) — ${(50 / s100.p50).toFixed(2)}× under the 50 ms target`);
   console.log(`    max_results=1000: p50 ${f(s1000.p50)} ms, p99 ${f(s1000.p99)} ms (${s1000.n} runs/page) — ${(50 / s1000.p50).toFixed(2)}× under the 50 ms target`);

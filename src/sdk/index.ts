@@ -1,3 +1,3 @@
 /** Forja SDK for code running in pipeline steps. */
-export { TrackingClient, TrackingError, tracking } from "./tracking.ts";
-export type { TrackingConfig } from "./tracking.ts";
+export { REFERENCE_FORMAT, TrackingClient, TrackingError, tracking } from "./tracking.ts";
+export type { ReferenceData, TrackingConfig } from "./tracking.ts";

@@ -9,6 +9,8 @@
  *   await tracking.logArtifact("model.onnx", "model/model.onnx");
  *   const v = await tracking.registerModelVersion("churn", "model");
  *   await tracking.setAlias("churn", "champion", v.version);
+ *   // Drift monitoring: the training features, next to the model (see src/monitoring/README.md).
+ *   await tracking.logReferenceData(trainRows, { features: ["age", "income"] });
  */
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
@@ -32,6 +34,18 @@ export class TrackingError extends Error {
 }
 
 type Scalar = string | number | boolean;
+type ReferenceValue = string | number | boolean | null;
+
+/** `reference.json`: a model version's reference dataset for drift (src/monitoring). */
+export const REFERENCE_FORMAT = "forja.reference/v1";
+export interface ReferenceData {
+  readonly format: typeof REFERENCE_FORMAT;
+  /** Column names, in the order of the model input's last dimension. */
+  readonly features: readonly string[];
+  /** The model input the features feed (default: the first input). */
+  readonly input?: string;
+  readonly rows: readonly (readonly ReferenceValue[])[];
+}
 
 export class TrackingClient {
   constructor(readonly config: TrackingConfig) {}
@@ -83,11 +97,61 @@ export class TrackingClient {
 
   /** Uploads a local file to the run's artifacts at `artifactPath` (default: its basename). */
   async logArtifact(localPath: string, artifactPath = basename(localPath)): Promise<void> {
+    await this.logBytes(await readFile(localPath), artifactPath);
+  }
+
+  /** Uploads bytes to the run's artifacts at `artifactPath`. */
+  async logBytes(data: Uint8Array, artifactPath: string): Promise<void> {
     const run = await this.call<{ run: { info: { artifact_uri: string } } }>("GET", `mlflow/runs/get?run_id=${encodeURIComponent(this.config.runId)}`);
     const root = run.run.info.artifact_uri.replace(/^mlflow-artifacts:\/+/, "");
-    const data = await readFile(localPath);
     const path = `${root}/${artifactPath}`.split("/").map(encodeURIComponent).join("/");
     await this.call("PUT", `mlflow-artifacts/artifacts/${path}`, undefined, { data, contentType: "application/octet-stream" });
+  }
+
+  /**
+   * Records the model's reference dataset (typically the training features) for drift
+   * monitoring, as `<modelPath>/reference.json` beside the model: a version registered from
+   * `runs:/<run>/<modelPath>` then carries its reference. `features` names the columns in the
+   * order of the model's input tensor; rows are objects (keyed by feature) or arrays (in that
+   * order). At most `maxRows` rows are kept (an even sample), default 5000.
+   */
+  async logReferenceData(
+    rows: readonly (Readonly<Record<string, ReferenceValue>> | readonly ReferenceValue[])[],
+    opts: { features: readonly string[]; modelPath?: string; input?: string; maxRows?: number },
+  ): Promise<{ path: string; rows: number }> {
+    const features = [...opts.features];
+    if (features.length === 0) throw new Error("logReferenceData: features must name at least one column");
+    const max = opts.maxRows ?? 5000;
+    const n = Math.min(rows.length, max);
+    const picked: ReferenceValue[][] = [];
+    for (let i = 0; i < n; i++) {
+      const r = rows[Math.floor((i * rows.length) / n)] as Readonly<Record<string, ReferenceValue>> | readonly ReferenceValue[];
+      picked.push(Array.isArray(r) ? [...(r as readonly ReferenceValue[])] : features.map((f) => (r as Readonly<Record<string, ReferenceValue>>)[f] ?? null));
+    }
+    const doc: ReferenceData = { format: REFERENCE_FORMAT, features, ...(opts.input ? { input: opts.input } : {}), rows: picked };
+    const path = `${(opts.modelPath ?? "model").replace(/\/+$/, "")}/reference.json`;
+    await this.logBytes(new TextEncoder().encode(JSON.stringify(doc)), path);
+    return { path, rows: picked.length };
+  }
+
+  /** The version an alias points at (with its tags), or undefined when the model or alias does not exist. */
+  async getModelVersionByAlias(name: string, alias: string): Promise<{ version: string; run_id?: string; tags: Record<string, string> } | undefined> {
+    try {
+      const res = await this.call<{ model_version: { version: string; run_id?: string; tags?: { key: string; value: string }[] } }>(
+        "GET",
+        `mlflow/registered-models/alias?name=${encodeURIComponent(name)}&alias=${encodeURIComponent(alias)}`,
+      );
+      const mv = res.model_version;
+      return { version: mv.version, ...(mv.run_id ? { run_id: mv.run_id } : {}), tags: Object.fromEntries((mv.tags ?? []).map((t) => [t.key, t.value])) };
+    } catch (e) {
+      if (e instanceof TrackingError && (e.status === 404 || e.errorCode === "RESOURCE_DOES_NOT_EXIST" || e.errorCode === "INVALID_PARAMETER_VALUE")) return undefined;
+      throw e;
+    }
+  }
+
+  /** Sets a tag on a model version. */
+  async setModelVersionTag(name: string, version: string, key: string, value: string): Promise<void> {
+    await this.call("POST", "mlflow/model-versions/set-tag", { name, version, key, value });
   }
 
   /** Registers the run's `artifactPath` as a new version of `name` (creating the model if needed). */
@@ -122,4 +186,7 @@ export const tracking = {
   logArtifact: (local: string, path?: string) => lazy().logArtifact(local, path),
   registerModelVersion: (name: string, path: string, o?: { description?: string; tags?: Record<string, string> }) => lazy().registerModelVersion(name, path, o),
   setAlias: (name: string, alias: string, version: string) => lazy().setAlias(name, alias, version),
+  logReferenceData: (...a: Parameters<TrackingClient["logReferenceData"]>) => lazy().logReferenceData(...a),
+  getModelVersionByAlias: (name: string, alias: string) => lazy().getModelVersionByAlias(name, alias),
+  setModelVersionTag: (name: string, version: string, key: string, value: string) => lazy().setModelVersionTag(name, version, key, value),
 };

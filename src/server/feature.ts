@@ -24,6 +24,22 @@ export interface PipelineRunIdentity {
   readonly project: string;
 }
 
+/** A tensor as the serving data plane hands it to hooks (an onnxruntime tensor fits). */
+export interface TensorLike {
+  readonly dims: readonly number[];
+  readonly type: string;
+  readonly data: ArrayLike<unknown>;
+}
+
+/** One successful inference request (serving → monitoring's payload log). */
+export interface InferenceEvent {
+  readonly project: string;
+  readonly deployment: string;
+  readonly version: number;
+  readonly inputs: Readonly<Record<string, TensorLike>>;
+  readonly outputs: Readonly<Record<string, TensorLike>>;
+}
+
 /**
  * Extension points one feature fills and another calls, so that features stay independent
  * (e.g. tracking gives every pipeline step an MLflow run and a token).
@@ -33,6 +49,11 @@ export interface PlatformHooks {
   pipelineStepEnv?: (run: PipelineRunIdentity, nodeId: string) => Promise<Record<string, string>>;
   /** A pipeline run reached a final phase. */
   pipelineRunEnded?: (run: PipelineRunIdentity) => Promise<void>;
+  /**
+   * Called synchronously on the inference path after the answer is computed: must be cheap,
+   * never throw and never wait (monitoring samples into a bounded in-memory buffer).
+   */
+  inferenceServed?: (event: InferenceEvent) => void;
 }
 
 /** Everything a feature may use, built once by the composition root. */

@@ -24,6 +24,7 @@ import { pipelinesFeature } from "../pipelines/feature.ts";
 import { trackingFeature } from "../tracking/feature.ts";
 import { registryFeature } from "../registry/feature.ts";
 import { servingFeature } from "../serving/feature.ts";
+import { monitoringFeature } from "../monitoring/feature.ts";
 import { KindRegistry } from "../resources/kinds.ts";
 import { ResourceRepository } from "../resources/repository.ts";
 import { resourceRoutes } from "../resources/routes.ts";
@@ -57,7 +58,7 @@ const coreFeature: FeatureModule = {
 };
 
 export function features(): FeatureModule[] {
-  return [coreFeature, pipelinesFeature(), trackingFeature(), registryFeature(), servingFeature()];
+  return [coreFeature, pipelinesFeature(), trackingFeature(), registryFeature(), servingFeature(), monitoringFeature()];
 }
 
 export function createLogger(config: Pick<ServerConfig, "logLevel">): Logger {

@@ -74,6 +74,16 @@ export const DeploymentSpec = Type.Object(
         { additionalProperties: false, description: "token bucket per credential (key or token); 429 when empty" },
       ),
     ),
+    monitoring: Type.Optional(
+      Type.Object(
+        {
+          enabled: Type.Boolean({ default: true, description: "log sampled requests (default on)" }),
+          sampleRate: Type.Number({ minimum: 0, maximum: 1, default: 1, description: "share of requests logged (0..1)" }),
+          maxRows: Type.Integer({ minimum: 100, maximum: 1_000_000, default: 10_000, description: "rows kept in the payload log; the oldest are deleted beyond this" }),
+        },
+        { additionalProperties: false, description: "payload logging for drift monitoring (src/monitoring); default: on, every request, 10,000 rows" },
+      ),
+    ),
   },
   { additionalProperties: false },
 );

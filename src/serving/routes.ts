@@ -144,6 +144,7 @@ function dataPlane(app: FastifyInstance, { ctx, engine, auth }: ServingRouteDeps
       const out = await v.run(parsed.feeds);
       const enc = encodeResponse(d.name, v, parsed, out);
       if (d.route?.shadow && p.version === undefined) d.mirror(parsed.feeds, out);
+      ctx.hooks.inferenceServed?.({ project: p.project, deployment: d.name, version: v.version, inputs: parsed.feeds, outputs: out });
       v.count(200);
       v.latency.observe((performance.now() - t0) / 1000);
       if (enc.headerLength !== undefined) {
@@ -186,6 +187,7 @@ function dataPlane(app: FastifyInstance, { ctx, engine, auth }: ServingRouteDeps
       const { feeds, rows } = parseV1Request(v, json);
       const out = await v.run(feeds);
       if (d.route?.shadow) d.mirror(feeds, out);
+      ctx.hooks.inferenceServed?.({ project, deployment: d.name, version: v.version, inputs: feeds, outputs: out });
       v.count(200);
       v.latency.observe((performance.now() - t0) / 1000);
       return reply.type("application/json").send(encodeV1(v, out, rows));

@@ -86,7 +86,7 @@ function withStatementCache(native: BetterSqlite3.Database, max = 1000): SqliteD
         if (cache.size >= max) cache.delete(cache.keys().next().value as string);
       }
       cache.set(sqlText, stmt);
-      return stmt as unknown as ReturnType<SqliteDatabase["prepare"]>;
+      return stmt;
     },
   };
 }
@@ -106,7 +106,7 @@ function nativeSqlite(native: BetterSqlite3.Database, db: Db): NativeSqlite {
   return {
     // Holding a Kysely connection takes the SQLite driver's mutex: no Kysely transaction is
     // open on the connection while `fn` runs, and none starts until it is done.
-    transaction: (fn) => db.connection().execute(async () => native.transaction(fn).immediate(statements)),
+    transaction: (fn) => db.connection().execute(() => new Promise((resolve) => resolve(native.transaction(fn).immediate(statements)))),
   };
 }
 

@@ -276,3 +276,21 @@ export interface ServingKeysTable {
 export interface Tables {
   serving_keys: ServingKeysTable;
 }
+
+/** Monitoring (src/monitoring): sampled inference payloads, one row per input row; bounded per deployment. */
+export interface MonitoringPayloadsTable {
+  id: Generated<number>;
+  project: string;
+  deployment: string;
+  version: number;
+  /** ms since the epoch */
+  ts: number;
+  /** JSON: {inputName: values of this row (the tensor's trailing dimensions, flattened)} */
+  inputs: string;
+  /** JSON: the row's label (first per-row output), or null */
+  prediction: string | null;
+}
+
+export interface Tables {
+  monitoring_payloads: MonitoringPayloadsTable;
+}

@@ -1,0 +1,46 @@
+/**
+ * The README's main command, as CI runs it on a fresh clone: `forja quickstart --exit` on a
+ * free port with a temp data dir and client config. Exit 0 and the key lines of each stage.
+ */
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { expect, it } from "vitest";
+import { cleanEnv, runCli, tempDir } from "../cli/run.ts";
+
+it("forja quickstart --exit: pipeline, registry, deployment, predictions, load test, drift report; exit 0", async () => {
+  const dir = tempDir("forja-quickstart-");
+  try {
+    const r = await runCli(["quickstart", "--exit", "--data-dir", join(dir, "data"), "--port", "0", "--load-seconds", "2"], cleanEnv(dir, { FORJA_CONFIG: join(dir, "config.yaml") }), {
+      timeoutMs: 280_000,
+    });
+    const out = r.stdout;
+    expect(r.code, `stdout:\n${out}\nstderr:\n${r.stderr}`).toBe(0);
+    expect(out).toMatch(/1\/7 {2}platform up at http:\/\/127\.0\.0\.1:(\d+) /);
+    expect(out).not.toMatch(/platform up at http:\/\/127\.0\.0\.1:0 /);
+    expect(out).toMatch(/run\/penguins-\w+ succeeded/);
+    for (const step of ["ingest", "split", "train", "evaluate", "export", "register"]) expect(out).toMatch(new RegExp(`✔ ${step}\\s+Succeeded`));
+    expect(out).toMatch(/3\/7 {2}model version registered: penguins v1 \(source run [0-9a-f]{32}, test accuracy (0\.9\d\d|1\.000)\); penguins@champion = v1/);
+    expect(out).toMatch(/4\/7 {2}deployment\/penguins Ready: serving v1/);
+    expect(out).toMatch(/5\/7 {2}predictions over OIP v2: Adelie → \w+, Chinstrap → \w+, Gentoo → \w+ \([23]\/3 right\)/);
+    expect(out).toMatch(/6\/7 {2}load test: \d+ requests in [\d.]+s, \d+ req\/s, p50 [\d.]+ ms, p99 [\d.]+ ms, errors 0/);
+    expect(out).toMatch(/7\/7 {2}drift report[\s\S]*no dataset drift[\s\S]*simulated drift[\s\S]*DATASET DRIFT/);
+    expect(out).toMatch(/quickstart succeeded in [\d.]+s\. Where to look next:/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 300_000);
+
+it("forja quickstart --exit exits non-zero when the evaluation threshold is not met (the pipeline run fails)", async () => {
+  const dir = tempDir("forja-quickstart-fail-");
+  try {
+    const r = await runCli(["quickstart", "--exit", "--data-dir", join(dir, "data"), "--port", "0", "--min-accuracy", "1.01"], cleanEnv(dir, { FORJA_CONFIG: join(dir, "config.yaml") }), {
+      timeoutMs: 200_000,
+    });
+    expect(r.code, `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`).toBe(1);
+    expect(r.stdout).toMatch(/✘? ?evaluate\s+Failed/);
+    expect(r.stdout).toMatch(/run\/penguins-\w+ Failed/);
+    expect(r.stdout).not.toContain("model version registered");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 240_000);
