@@ -1,0 +1,17 @@
+import { rmSync } from "node:fs";
+import { openDatabase } from "../src/store/database.ts";
+import { migrate, coreMigrations } from "../src/store/migrations.ts";
+import { trackingMigrations } from "../src/tracking/migrations.ts";
+import { TrackingStore } from "../src/tracking/store.ts";
+for (const s of ["", "-wal", "-shm"]) rmSync("/tmp/tb/plog.db" + s, { force: true });
+const database = openDatabase({ url: "sqlite:/tmp/tb/plog.db" });
+await migrate(database, { ...coreMigrations(), ...trackingMigrations });
+const store = new TrackingStore(database);
+const exp = await store.createExperiment("p", "x");
+const run = await store.createRun(exp, { userId: "u", startTime: 1, tags: [] });
+const batch = (step: number) => Array.from({ length: 100 }, (_, i) => ({ key: `m${i}`, value: Math.random(), timestamp: Date.now(), step }));
+for (let i = 0; i < 200; i++) await store.logBatch(run.run_id, batch(i), [], []);
+const N = 3000; const t = performance.now();
+for (let i = 200; i < 200 + N; i++) await store.logBatch(run.run_id, batch(i), [], []);
+console.log("store.logBatch", ((performance.now() - t) / N).toFixed(3), "ms");
+await database.close();
