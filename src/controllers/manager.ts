@@ -25,6 +25,12 @@ export interface Controller {
   readonly workers?: number;
   /** Re-enqueue every resource of the kind this often. Default 300 s. */
   readonly resyncSeconds?: number;
+  /**
+   * Skip MODIFIED events that changed only status (like controller-runtime's
+   * GenerationChangedPredicate): a controller that is the only writer of its kind's status
+   * need not be woken by its own writes. Default false.
+   */
+  readonly ignoreStatusOnlyChanges?: boolean;
   /** Map changes of other kinds to keys of this controller (secondary watches). */
   readonly mapEvent?: (event: ResourceEvent) => ResourceRef[];
   reconcile(ref: ResourceRef, signal: AbortSignal): Promise<ReconcileResult | void>;
@@ -137,7 +143,7 @@ export class ControllerManager {
   private onEvent(e: ResourceEvent): void {
     const ref: ResourceRef = { kind: e.resource.kind, project: e.resource.metadata.project ?? "", name: e.resource.metadata.name };
     for (const r of this.running.values()) {
-      if (r.controller.kind === ref.kind) r.queue.add(keyOf(ref));
+      if (r.controller.kind === ref.kind && !(e.statusOnly && r.controller.ignoreStatusOnlyChanges)) r.queue.add(keyOf(ref));
       for (const mapped of r.controller.mapEvent?.(e) ?? []) r.queue.add(keyOf(mapped));
     }
   }

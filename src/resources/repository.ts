@@ -17,6 +17,8 @@ export type ResourceEventType = "ADDED" | "MODIFIED" | "DELETED";
 export interface ResourceEvent {
   readonly type: ResourceEventType;
   readonly resource: Resource;
+  /** MODIFIED by a write that changed only status (what controllers write); lets them skip their own writes. */
+  readonly statusOnly?: boolean;
 }
 
 export interface ListQuery {
@@ -233,7 +235,9 @@ export class ResourceSession {
       if (patch.labels !== undefined) next.labels = unlessSame(stableJson(patch.labels), current.labels);
       if (patch.annotations !== undefined) next.annotations = unlessSame(stableJson(patch.annotations), current.annotations);
       if (patch.finalizers !== undefined) next.finalizers = JSON.stringify(patch.finalizers);
-      if (patch.status !== undefined) next.status = unlessSame(stableJson(patch.status), current.status);
+      // Status is written by the platform in a stable key order: a plain comparison is enough, and
+      // saves canonicalising a large document (a pipeline run's nodes) on every write.
+      if (patch.status !== undefined) next.status = stableJson(patch.status);
       const changed =
         next.spec !== current.spec ||
         next.labels !== current.labels ||
@@ -286,7 +290,13 @@ export class ResourceSession {
       }
       if (next.labels !== current.labels) await this.writeLabels(current.uid, JSON.parse(next.labels) as Record<string, string>, true);
       const updated = toResource(next);
-      this.events.push({ type: "MODIFIED", resource: updated });
+      const statusOnly =
+        next.status !== current.status &&
+        next.spec === current.spec &&
+        next.labels === current.labels &&
+        next.annotations === current.annotations &&
+        next.finalizers === current.finalizers;
+      this.events.push({ type: "MODIFIED", resource: updated, ...(statusOnly ? { statusOnly } : {}) });
       return updated;
     }
   }

@@ -79,7 +79,6 @@ export const trackingMigrations: NamedMigrations = {
         .addColumn("timestamp", "bigint", (c) => c.notNull())
         .addColumn("step", "bigint", (c) => c.notNull())
         .addPrimaryKeyConstraint("tracking_latest_metrics_pk", ["run_id", "key"])
-        // XX.$call((b) => (sqlite ? b.modifyEnd(sql`WITHOUT ROWID`) : b)) // a run's metrics in one range, no rowid hop
         .execute();
       await db.schema.createIndex("tracking_latest_metrics_key").on("tracking_latest_metrics").columns(["key", "value"]).execute();
       for (const t of ["tracking_params", "tracking_tags"]) {

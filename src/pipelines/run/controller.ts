@@ -75,6 +75,8 @@ export class PipelineRunController implements Controller {
   readonly kind = "PipelineRun";
   readonly workers = 2;
   readonly resyncSeconds = 30;
+  /** Only this controller writes a run's status; workload changes arrive through the runtime. */
+  readonly ignoreStatusOnlyChanges = true;
   private readonly validated = new Map<string, ValidatedPipeline>();
   private unsubscribe: (() => void) | undefined;
   private readonly now: () => Date;
@@ -221,7 +223,8 @@ export class PipelineRunController implements Controller {
     status.progress = progress(status);
     this.validated.set(run.metadata.uid, pipeline);
     await this.write(run, status);
-    // The write's change event brings us back to start the first steps.
+    // Status-only writes do not wake this controller: come back at once to start the first steps.
+    return { requeueAfterMs: 0 };
   }
 
   private resetForRetry(status: PipelineRunStatus, retry: number): void {
