@@ -1,7 +1,6 @@
-// Type-aware lint: floating promises, unsafe any, import cycles.
+// Type-aware lint: floating promises, unsafe any, exhaustive switches. Import cycles: test/architecture/no-cycles.test.ts.
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
-import importX from "eslint-plugin-import-x";
 
 export default tseslint.config(
   { ignores: ["node_modules/**", "coverage/**", ".forja/**", "**/*.d.ts", "dist/**"] },
@@ -11,14 +10,12 @@ export default tseslint.config(
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
-    plugins: { "import-x": importX },
     rules: {
       "@typescript-eslint/no-floating-promises": "error",
       "@typescript-eslint/no-misused-promises": ["error", { checksVoidReturn: { arguments: false, attributes: false } }],
       "@typescript-eslint/switch-exhaustiveness-check": "error",
       "@typescript-eslint/consistent-type-imports": "error",
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
-      "import-x/no-cycle": ["error", { maxDepth: 10 }],
       "no-console": "off",
     },
   },
