@@ -116,6 +116,8 @@ export class PipelineRunController implements Controller {
 
   async start(enqueue: (ref: ResourceRef) => void): Promise<void> {
     this.unsubscribe = this.d.runtime.onChange((w) => {
+      // Only an ended workload changes what the run does next (start times are read when it ends).
+      if (!isWorkloadTerminal(w.phase)) return;
       const project = w.labels[RUN_LABELS.project];
       const name = w.labels[RUN_LABELS.run];
       if (project && name) enqueue({ kind: "PipelineRun", project, name });
