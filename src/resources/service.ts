@@ -180,8 +180,9 @@ export class ResourceService {
 
   /** What clients see of a resource (e.g. secret values are never returned). */
   private present(r: Resource): Resource {
-    const present = this.registry.has(r.kind) ? this.registry.get(r.kind).def.present : undefined;
-    return present ? present(r) : r;
+    if (!this.registry.has(r.kind)) return r;
+    const { def } = this.registry.get(r.kind);
+    return def.present ? def.present(r) : r;
   }
 
   private kindFor(kind: string, project: string): RegisteredKind {
