@@ -30,7 +30,8 @@ const STEP: string[] = values.step === "true" ? ["/bin/true"] : [process.execPat
 
 function spawnOnce(argv: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    const p = spawn(argv[0]!, argv.slice(1), { stdio: "ignore" });
+    // The same minimal environment workloads get (not this process's, which carries the tsx loader).
+    const p = spawn(argv[0]!, argv.slice(1), { stdio: "ignore", env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } });
     p.on("error", reject);
     p.on("exit", () => resolve());
   });
