@@ -132,7 +132,6 @@ export class PipelineService {
         .flatMap(([id, n]) =>
           (n.attempts ?? [])
             .filter((a) => opts.attempt === undefined || a.n === opts.attempt)
-            .filter((a) => opts.attempt !== undefined || a === n.attempts?.[n.attempts.length - 1] || true)
             .map((a) => ({ id, n, a })),
         )
         .sort((x, y) => (x.a.startedAt ?? "").localeCompare(y.a.startedAt ?? "") || x.id.localeCompare(y.id) || x.a.n - y.a.n);

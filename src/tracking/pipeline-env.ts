@@ -7,10 +7,11 @@
  * an editor of the project on first use. One token per pipeline run, named `pipeline-<run uid>-...`, revoked
  * by `revokeRunTokens` when the run ends; they also expire after 7 days.
  *
- * Wiring (pipelines feature, src/pipelines/feature.ts): `stepSecretEnv: (run, node) => stepEnv(run, node)`
- * and a call of `revokeRunTokens(run)` when a run reaches a final phase.
+ * Wiring: the tracking feature sets `ctx.hooks.pipelineStepEnv` (stepEnv) and
+ * `ctx.hooks.pipelineRunEnded` (revokeRunTokens); the pipelines feature calls them.
  */
 import { randomBytes } from "node:crypto";
+import { CREATED_BY_ANNOTATION } from "../pipelines/service.ts";
 import { SYSTEM } from "../auth/principal.ts";
 import type { ProjectSpec } from "../projects/kind.ts";
 import type { PlatformContext } from "../server/feature.ts";
@@ -18,7 +19,6 @@ import { PIPELINE_RUN_TAG, PIPELINE_STEP_TAG, RUN_NAME_TAG } from "./store.ts";
 import type { TrackingService } from "./service.ts";
 
 export const PIPELINE_RUNNER_USER = "pipeline-runner";
-export const CREATED_BY_ANNOTATION = "forja.dev/created-by";
 const TOKEN_TTL_SECONDS = 7 * 24 * 3600;
 
 export interface StepRunIdentity {

@@ -49,8 +49,6 @@ export interface RunControllerDeps {
   readonly onRunEnded?: (run: RunIdentity) => Promise<void>;
 }
 
-/** Paths used to compute cache keys: stable across runs, unlike the real per-attempt directories. */
-const CANONICAL_DIRS = { inputsDir: "/forja/inputs", outputsDir: "/forja/outputs" };
 const SAFETY_REQUEUE_MS = 10_000;
 
 type Outcome = "Succeeded" | "Failed" | "Skipped" | "Cancelled";
@@ -296,7 +294,7 @@ export class PipelineRunController implements Controller {
       if (collected.ok) {
         node.outputs = collected.outputs;
         this.settle(w, id, node, "Succeeded");
-        if (node.cacheKey && w.run.spec.cache !== undefined) {
+        if (node.cacheKey) {
           await this.d.cache.record(w.id.project, node.cacheKey, { outputs: collected.outputs, run: w.id.name, node: id });
         }
         return;
@@ -486,34 +484,25 @@ export class PipelineRunController implements Controller {
     const dirs = this.d.executor.dirs(w.id.uid, wid);
     const ctx = this.templateContext(w, step);
     let resolved: ResolvedStep;
-    let key: string | undefined;
-    // Finally steps (notifications, cleanup) are side effects: cached only when the step says cache: true.
-    const cacheable = step.cache && (step.phase === "main" || step.spec.cache === true);
     try {
       resolved = resolveStep(step, { ...ctx, inputsDir: dirs.inputs, outputsDir: dirs.outputs }, iteration);
-      if (cacheable && w.run.spec.cache && n === 1) {
-        key = stepCacheKey(resolveStep(step, { ...ctx, ...CANONICAL_DIRS }, iteration));
-      }
     } catch (e) {
       this.settle(w, id, node, "Failed", "InvalidInput", errorMessage(e));
       return;
     }
-    if (key) {
-      node.cacheKey = key;
-      const hit = await this.d.cache.lookup(w.id.project, key);
+    // Finally steps (notifications, cleanup) are side effects: cached only when the step says cache: true.
+    // The key is recorded even when this run does not read the cache, so later runs can.
+    // (It replaces the per-attempt directories with placeholders, so it is stable across runs.)
+    const cacheable = step.cache && (step.phase === "main" || step.spec.cache === true);
+    if (cacheable && n === 1) node.cacheKey = stepCacheKey(resolved);
+    if (node.cacheKey && n === 1 && w.run.spec.cache) {
+      const hit = await this.d.cache.lookup(w.id.project, node.cacheKey);
       if (hit && (await this.d.executor.outputsExist(hit.outputs))) {
         node.outputs = hit.outputs;
         node.cachedFrom = { run: hit.run, node: hit.node };
         node.startedAt = w.now.toISOString();
         this.settle(w, id, node, "Succeeded", "CacheHit", `outputs reused from ${hit.run}/${hit.node}`, true);
         return;
-      }
-    } else if (cacheable && n === 1) {
-      // Recorded for later runs even when this run does not read the cache.
-      try {
-        node.cacheKey = stepCacheKey(resolveStep(step, { ...ctx, ...CANONICAL_DIRS }, iteration));
-      } catch {
-        /* resolution already succeeded above with real dirs; canonical cannot fail differently */
       }
     }
     let secretValues: Record<string, string>;
