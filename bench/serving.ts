@@ -5,7 +5,9 @@
  *   platform-token auth, metrics on) — versus a bare `node:http` server answering the same
  *   response bytes as a constant (the floor).
  * Concurrency 1, 16, 64 (keep-alive connections). Targets (issue): ≥ 0.5× the floor's req/s at
- * concurrency 64; p99 ≤ 2 ms at concurrency 16.
+ * concurrency 64; p99 ≤ 2 ms at concurrency 16. Two Forja configurations: the default (every
+ * request its own session run) and `batching: {maxBatchSize: 64, maxDelayMs: 0}` (requests that
+ * arrive together share one run; it never waits for more).
  *
  *   npx tsx bench/serving.ts [--duration 5] [--connections 1,16,64] [--variants]
  *
@@ -134,7 +136,11 @@ const url = await platform.start();
 const { token } = await platform.ctx.tokens.create(SYSTEM, { name: "bench", user: "admin" });
 const admin = new ForjaClient({ server: url, token });
 await publish(url, token);
-const deployments: Record<string, unknown> = { iris: { model: { name: "iris", alias: "prod" } } };
+const BATCHED = "iris-batch0";
+const deployments: Record<string, unknown> = {
+  iris: { model: { name: "iris", alias: "prod" } },
+  [BATCHED]: { model: { name: "iris", alias: "prod" }, batching: { maxBatchSize: 64, maxDelayMs: 0 } },
+};
 if (values.variants) {
   deployments["iris-workers"] = { model: { name: "iris", alias: "prod" }, runtime: { mode: "workers" } };
   deployments["iris-batched"] = { model: { name: "iris", alias: "prod" }, batching: { maxBatchSize: 32, maxDelayMs: 1 } };
@@ -170,18 +176,25 @@ await loadgen(`${url}/serving/default/v2/models/iris/infer`, 16, headers, 1);
 
 const fmt = (r: LoadResult) =>
   `${Math.round(r.rps).toString().padStart(7)} req/s  p50 ${r.p50.toFixed(2).padStart(6)} ms  p99 ${r.p99.toFixed(2).padStart(6)} ms  non-2xx/errors ${r.bad}  loadgen CPU ${((r.cpu / r.seconds) * 100).toFixed(0)}% of a core`;
-const results: { c: number; floor: LoadResult; forja: LoadResult }[] = [];
+const results: { c: number; floor: LoadResult; forja: LoadResult; batched: LoadResult }[] = [];
 for (const c of CONNECTIONS) {
   const f = await loadgen(floorUrl, c, headers);
   const s = await loadgen(`${url}/serving/default/v2/models/iris/infer`, c, headers);
-  results.push({ c, floor: f, forja: s });
-  console.log(`c=${String(c).padStart(2)}  floor  ${fmt(f)}`);
-  console.log(`      forja  ${fmt(s)}   (${(s.rps / f.rps).toFixed(2)}× floor)`);
+  const b = await loadgen(`${url}/serving/default/v2/models/${BATCHED}/infer`, c, headers);
+  results.push({ c, floor: f, forja: s, batched: b });
+  console.log(`c=${String(c).padStart(2)}  floor            ${fmt(f)}`);
+  console.log(`      forja default    ${fmt(s)}   (${(s.rps / f.rps).toFixed(2)}× floor)`);
+  console.log(`      forja batching 0 ${fmt(b)}   (${(b.rps / f.rps).toFixed(2)}× floor)`);
 }
 const at64 = results.find((r) => r.c === 64);
 const at16 = results.find((r) => r.c === 16);
-if (at64) console.log(`target ≥ 0.5× floor at c=64: ${(at64.forja.rps / at64.floor.rps).toFixed(2)}× → ${at64.forja.rps >= 0.5 * at64.floor.rps ? "met" : "NOT met"}`);
-if (at16) console.log(`target p99 ≤ 2 ms at c=16: ${at16.forja.p99.toFixed(2)} ms → ${at16.forja.p99 <= 2 ? "met" : "NOT met"}`);
+for (const [label, pick] of [["default", (r: (typeof results)[number]) => r.forja], ["batching 0", (r: (typeof results)[number]) => r.batched]] as const) {
+  if (at64) {
+    const ratio = pick(at64).rps / at64.floor.rps;
+    console.log(`${label.padEnd(10)} target ≥ 0.5× floor at c=64: ${ratio.toFixed(2)}× → ${ratio >= 0.5 ? "met" : "NOT met"}`);
+  }
+  if (at16) console.log(`${label.padEnd(10)} target p99 ≤ 2 ms at c=16: ${pick(at16).p99.toFixed(2)} ms → ${pick(at16).p99 <= 2 ? "met" : "NOT met"}`);
+}
 
 if (values.variants) {
   const c = Math.max(...CONNECTIONS);

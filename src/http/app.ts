@@ -3,6 +3,7 @@
  * is not explicitly public, JSON and YAML bodies, and an OpenAPI document generated from
  * the route schemas (which are the same TypeBox schemas the services validate with).
  */
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
 import swagger from "@fastify/swagger";
 import { parseAllDocuments } from "yaml";
@@ -31,6 +32,18 @@ export interface HttpOptions {
 }
 
 export type RouteModule = (app: FastifyInstance) => void | Promise<void>;
+
+export type RawHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/**
+ * A URL prefix served by a plain node:http handler ahead of Fastify, on the same listener. Only
+ * for a latency-critical path that does its own authentication, parsing and error bodies (the
+ * inference data plane, ADR 0011); everything else goes through Fastify.
+ */
+export interface RawMount {
+  readonly prefix: string;
+  readonly handle: RawHandler;
+}
 
 /** Parses `Authorization: Bearer <token>` or `Basic base64(user:token)` (for MLflow clients). */
 export async function authenticate(req: FastifyRequest, tokens: TokenService): Promise<Principal> {
@@ -79,8 +92,19 @@ export function parseYamlBody(text: string): unknown {
   return values.length === 1 ? values[0] : values;
 }
 
-export async function buildHttpApp(options: HttpOptions, modules: readonly RouteModule[]): Promise<FastifyInstance> {
+export async function buildHttpApp(options: HttpOptions, modules: readonly RouteModule[], raw: readonly RawMount[] = []): Promise<FastifyInstance> {
   const app = Fastify({
+    serverFactory: (fastifyHandler) => {
+      const server = createServer((req, res) => {
+        const url = req.url ?? "";
+        for (const m of raw) if (url.startsWith(m.prefix)) return m.handle(req, res);
+        fastifyHandler(req, res);
+      });
+      // Fastify's defaults for the server it would have created itself.
+      server.keepAliveTimeout = 72_000;
+      server.requestTimeout = 0;
+      return server;
+    },
     loggerInstance: options.logger as unknown as FastifyBaseLogger,
     bodyLimit: options.bodyLimitBytes,
     logController: new LogController({ disableRequestLogging: true }),

@@ -3,7 +3,8 @@
  * after each successful request. It samples (spec.monitoring.sampleRate), turns the request
  * into rows (one per input row: the inputs' values and the label) and pushes them into a
  * bounded in-memory buffer — nothing on the request path waits for the store. A timer flushes
- * the buffer in batches and rotates each deployment's log to its maxRows (oldest deleted).
+ * the buffer in short write transactions and rotates each deployment's log to its maxRows
+ * (oldest deleted).
  * A full buffer drops rows and counts them (forja_payload_log_dropped_rows_total).
  */
 import type { Logger } from "pino";
@@ -23,7 +24,7 @@ export const DEFAULT_MONITORING: MonitoringConfig = { enabled: true, sampleRate:
 export interface PayloadLogOptions {
   /** Rows the buffer holds before it drops (default 10,000). */
   readonly bufferRows?: number;
-  /** Flush period (default 1000 ms). */
+  /** Flush period (default 200 ms: small, frequent writes keep each pause of the server thread short). */
   readonly flushMs?: number;
   /** Rows of one request that are logged at most (default 100; a bigger batch logs its first rows). */
   readonly maxRowsPerRequest?: number;
@@ -48,6 +49,9 @@ export interface PayloadStats {
 }
 
 const key = (project: string, deployment: string) => `${project}/${deployment}`;
+
+/** Rows per write transaction (about a millisecond on SQLite). */
+const WRITE_CHUNK_ROWS = 256;
 
 function cell(v: unknown): number | string | boolean | null {
   if (typeof v === "number") return Number.isFinite(v) ? v : null;
@@ -88,7 +92,7 @@ export class PayloadLog {
     opts: PayloadLogOptions = {},
   ) {
     this.bufferRows = opts.bufferRows ?? 10_000;
-    this.flushMs = opts.flushMs ?? 1000;
+    this.flushMs = opts.flushMs ?? 200;
     this.maxRowsPerRequest = opts.maxRowsPerRequest ?? 100;
     this.rowsTotal = new Counter({ name: "forja_payload_log_rows_total", help: "Inference rows written to the payload log", labelNames: ["project", "deployment"], registers: [metrics] });
     this.droppedTotal = new Counter({
@@ -209,14 +213,30 @@ export class PayloadLog {
       if (t) t.rows++;
       else touched.set(k, { project: e.project, deployment: e.deployment, rows: 1 });
     }
-    await this.database.transaction(async (tx) => {
-      for (let i = 0; i < batch.length; i += 500) await tx.insertInto("monitoring_payloads").values(batch.slice(i, i + 500)).execute();
-    });
+    // Short transactions, each followed by a turn of the event loop: on SQLite a write blocks the
+    // server thread, and inference latency must not pay for a long one.
+    for (let i = 0; i < batch.length; i += WRITE_CHUNK_ROWS) {
+      await this.insert(batch.slice(i, i + WRITE_CHUNK_ROWS));
+      if (i + WRITE_CHUNK_ROWS < batch.length) await new Promise<void>((r) => setImmediate(r));
+    }
     for (const t of touched.values()) {
       this.statOf(t.project, t.deployment).written += t.rows;
       this.rowsTotal.inc({ project: t.project, deployment: t.deployment }, t.rows);
       await this.rotate(t.project, t.deployment);
     }
+  }
+
+  private async insert(rows: Entry[]): Promise<void> {
+    const native = this.database.native;
+    if (!native) {
+      await this.database.db.insertInto("monitoring_payloads").values(rows).execute();
+      return;
+    }
+    // SQLite: one prepared single-row INSERT run per row (cheaper than building a multi-row one).
+    await native.transaction((st) => {
+      const insert = st.prepare("INSERT INTO monitoring_payloads (project, deployment, version, ts, inputs, prediction) VALUES (?, ?, ?, ?, ?, ?)");
+      for (const e of rows) insert.run(e.project, e.deployment, e.version, e.ts, e.inputs, e.prediction);
+    });
   }
 
   /** Deletes the oldest rows beyond the deployment's maxRows. */

@@ -8,7 +8,7 @@ import type { ArtifactStore } from "../artifacts/port.ts";
 import type { Authorizer } from "../auth/authorizer.ts";
 import type { TokenService } from "../auth/tokens.ts";
 import type { Controller, ControllerManager } from "../controllers/manager.ts";
-import type { RouteModule } from "../http/app.ts";
+import type { RawMount, RouteModule } from "../http/app.ts";
 import type { ServerConfig } from "../platform/config.ts";
 import type { AnyKind, KindRegistry } from "../resources/kinds.ts";
 import type { ResourceRepository } from "../resources/repository.ts";
@@ -81,6 +81,8 @@ export interface FeatureModule {
   readonly migrations?: NamedMigrations;
   controllers?(ctx: PlatformContext): Controller[];
   routes?(ctx: PlatformContext): RouteModule;
+  /** A URL prefix served by plain node:http ahead of Fastify (the inference data plane only, ADR 0011). */
+  rawRoutes?(ctx: PlatformContext): RawMount;
   /** Called after the server listens. */
   start?(ctx: PlatformContext): Promise<void>;
   stop?(): Promise<void>;

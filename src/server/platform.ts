@@ -126,7 +126,8 @@ export async function createPlatform(config: ServerConfig, options: { logger?: L
     resourceRoutes(resources),
     ...mods.flatMap((m) => (m.routes ? [m.routes(ctx)] : [])),
   ];
-  const app = await buildHttpApp({ logger, bodyLimitBytes: config.bodyLimitBytes, tokens, version: VERSION }, routeModules);
+  const rawMounts = mods.flatMap((m) => (m.rawRoutes ? [m.rawRoutes(ctx)] : []));
+  const app = await buildHttpApp({ logger, bodyLimitBytes: config.bodyLimitBytes, tokens, version: VERSION }, routeModules, rawMounts);
   await bootstrap(ctx);
 
   let stopped = false;

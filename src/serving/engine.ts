@@ -24,11 +24,16 @@ interface Pending {
   readonly reject: (e: unknown) => void;
 }
 
-/** Merges concurrent requests along dimension 0 (up to maxBatchSize rows or maxDelayMs). */
+/**
+ * Merges concurrent requests along dimension 0 (up to maxBatchSize rows or maxDelayMs).
+ * maxDelayMs 0 never waits: it merges the requests that arrived in the same turn of the event
+ * loop (a burst of requests read from the sockets together) and runs them right after it.
+ */
 class Batcher {
   private queue: Pending[] = [];
   private rows = 0;
-  private timer: NodeJS.Timeout | undefined;
+  /** Cancels the scheduled flush, when one is scheduled. */
+  private cancelFlush: (() => void) | undefined;
 
   constructor(
     private readonly runner: ModelRunner,
@@ -47,13 +52,22 @@ class Batcher {
       this.queue.push({ feeds, rows, resolve, reject });
       this.rows += rows;
       if (this.rows >= this.opts.maxBatchSize) this.flush();
-      else this.timer ??= setTimeout(() => this.flush(), this.opts.maxDelayMs);
+      else this.cancelFlush ??= this.schedule();
     });
   }
 
+  private schedule(): () => void {
+    if (this.opts.maxDelayMs > 0) {
+      const t = setTimeout(() => this.flush(), this.opts.maxDelayMs);
+      return () => clearTimeout(t);
+    }
+    const i = setImmediate(() => this.flush());
+    return () => clearImmediate(i);
+  }
+
   private flush(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.cancelFlush?.();
+    this.cancelFlush = undefined;
     const batch = this.queue;
     this.queue = [];
     this.rows = 0;

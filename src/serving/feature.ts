@@ -7,6 +7,7 @@ import { DeploymentKind } from "./kinds.ts";
 import { ServingMetrics } from "./metrics.ts";
 import { servingMigrations } from "./migrations.ts";
 import { ModelSource } from "./model-source.ts";
+import { createDataPlane, DATA_PLANE_PREFIX } from "./data-plane.ts";
 import { servingRoutes } from "./routes.ts";
 
 export interface ServingOptions {
@@ -47,7 +48,11 @@ export function servingFeature(options: ServingOptions = {}): FeatureModule {
     },
     routes(ctx) {
       const s = get(ctx);
-      return servingRoutes({ ctx, engine: s.engine, auth: s.auth });
+      return servingRoutes({ ctx, auth: s.auth });
+    },
+    rawRoutes(ctx) {
+      const s = get(ctx);
+      return { prefix: DATA_PLANE_PREFIX, handle: createDataPlane({ ctx, engine: s.engine, auth: s.auth }) };
     },
   };
 }

@@ -52,7 +52,10 @@ export const DeploymentSpec = Type.Object(
           maxBatchSize: Type.Integer({ minimum: 1, maximum: 4096, default: 32 }),
           maxDelayMs: Type.Number({ minimum: 0, maximum: 1000, default: 2 }),
         },
-        { additionalProperties: false, description: "adaptive batching (off when absent): requests are merged along the first dimension" },
+        {
+          additionalProperties: false,
+          description: "adaptive batching (off when absent): requests are merged along the first dimension; maxDelayMs 0 merges the requests that arrive together and never waits",
+        },
       ),
     ),
     runtime: Type.Optional(

@@ -187,9 +187,47 @@ describe("bad requests → 400 with a message naming what is wrong", () => {
     });
   });
 
-  it("unknown routes under /serving answer in the OIP error format", async () => {
-    const r = await get("/v2/nothing");
-    expect(r.status).toBe(404);
-    expect(typeof r.body.error).toBe("string");
+  it("unknown routes and wrong methods under /serving answer 404 in the OIP error format", async () => {
+    for (const [method, path] of [
+      ["GET", "/v2/nothing"],
+      ["POST", "/v2/models/iris"],
+      ["GET", "/v2/models/iris/infer"],
+      ["POST", "/v2/models/iris/versions/1/infer/more"],
+      ["POST", "/v1/models/iris:explain"],
+      ["GET", "/v2/models/iris/"],
+    ] as const) {
+      const r = await call(s, method, `${base}${path}`, method === "POST" ? inferBody([rows[0] as number[]]) : undefined);
+      expect(r.status, `${method} ${path}`).toBe(404);
+      expect(r.body.error, `${method} ${path}`).toMatch(/no route|not deployed/);
+    }
+    expect((await call(s, "GET", "/serving/")).status).toBe(404);
+  });
+
+  it("a body over the limit is refused with 413 before it is buffered; the server keeps serving", async () => {
+    const limit = s.platform.ctx.config.bodyLimitBytes;
+    const big = JSON.stringify({ inputs: [{ name: "input", shape: [1, 4], datatype: "FP32", data: [1, 2, 3, 4] }], pad: "x".repeat(limit) });
+    const r = await s.fetch(`${base}/v2/models/iris/infer`, { method: "POST", body: big, headers: { "content-type": "application/json" } });
+    expect(r.status).toBe(413);
+    expect(((await r.json()) as { error: string }).error).toContain(`larger than ${limit} bytes`);
+    // Streamed without a Content-Length: refused once the limit is passed.
+    const chunks = new ReadableStream<Uint8Array>({
+      start(c) {
+        for (let i = 0; i < 4; i++) c.enqueue(Buffer.alloc(Math.ceil(limit / 2), 0x20));
+        c.close();
+      },
+    });
+    const streamed = await s.fetch(`${base}/v2/models/iris/infer`, { method: "POST", body: chunks, duplex: "half", headers: { "content-type": "application/json" } });
+    expect(streamed.status).toBe(413);
+    expect((await post("/v2/models/iris/infer", inferBody([rows[0] as number[]]))).status).toBe(200);
+  });
+
+  it("HEAD answers like GET without a body; query strings and percent-encoding are understood", async () => {
+    const head = await s.fetch(`${base}/v2/health/live`, { method: "HEAD" });
+    expect(head.status).toBe(200);
+    expect(await head.text()).toBe("");
+    expect((await get("/v2/models/iris?x=1")).body).toMatchObject({ name: "iris" });
+    expect((await get("/v2/models/%69ris/ready")).body).toEqual({ name: "iris", ready: true });
+    expect((await get("/v2/models/%E0%A4%A")).status).toBe(404);
+    expect(await get("/v2/models/no%20such")).toMatchObject({ status: 404, body: { error: "model 'no such' is not deployed in project 'default'" } });
   });
 });

@@ -1,0 +1,303 @@
+/**
+ * The inference data plane: Open Inference Protocol v2 REST and V1 `:predict`, per project under
+ * `/serving/{project}`. It is served straight from node:http, mounted by the HTTP layer ahead of
+ * Fastify (see `RawMount` in http/app.ts and ADR 0011): inference is the one latency-critical
+ * path of the platform, with its own authentication (platform token of a project member, or a
+ * deployment key; cached, see auth.ts), its own error body (`{"error": "..."}`) and raw bodies
+ * (JSON or the binary tensor extension), so Fastify's request pipeline (hooks, content-type
+ * parsers, schema compilation, reply serialisation) would be pure overhead here.
+ *
+ * Routes (GET also answers HEAD):
+ *   GET  v2/health/live · v2/health/ready · v2
+ *   GET  v2/models/{name}[/versions/{v}] · v2/models/{name}[/versions/{v}]/ready
+ *   POST v2/models/{name}[/versions/{v}]/infer
+ *   GET  v1/models/{name} · POST v1/models/{name}:predict
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { RawHandler } from "../http/app.ts";
+import { statusFor } from "../http/errors.ts";
+import { errorMessage, isForjaError } from "../platform/errors.ts";
+import type { PlatformContext } from "../server/feature.ts";
+import { VERSION } from "../server/version.ts";
+import type { InferenceAuth } from "./auth.ts";
+import type { LiveDeployment, LoadedVersion, ServingEngine } from "./engine.ts";
+import { encodeResponse, encodeV1, parseBody, parseInferRequest, parseV1Request } from "./infer.ts";
+import { ServingError } from "./tensors.ts";
+
+export interface DataPlaneDeps {
+  readonly ctx: PlatformContext;
+  readonly engine: ServingEngine;
+  readonly auth: InferenceAuth;
+}
+
+export const DATA_PLANE_PREFIX = "/serving/";
+
+/** Which deployment (and version) a request is about. */
+interface Target {
+  readonly project: string;
+  readonly name: string;
+  readonly version?: string;
+}
+
+interface Request {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly method: string;
+  /** The path without its query string, for messages. */
+  readonly path: string;
+  readonly project: string;
+}
+
+type Route =
+  | { readonly kind: "live" | "ready" | "server" }
+  | { readonly kind: "model-meta" | "model-ready" | "infer" | "v1-ready" | "v1-predict"; readonly name: string; readonly version?: string };
+
+const JSON_TYPE = "application/json; charset=utf-8";
+
+/** Matches the path below `/serving/{project}/` (already split on "/" and decoded). */
+function match(method: string, s: readonly string[]): Route | undefined {
+  const get = method === "GET" || method === "HEAD";
+  const post = method === "POST";
+  const [a, b, c, d, e, f] = s;
+  if (a === "v2") {
+    if (s.length === 1) return get ? { kind: "server" } : undefined;
+    if (b === "health" && s.length === 3) return get && c === "live" ? { kind: "live" } : get && c === "ready" ? { kind: "ready" } : undefined;
+    if (b !== "models" || !c) return undefined;
+    // v2/models/{name}[/versions/{version}][/ready|/infer]
+    let version: string | undefined;
+    let action: string | undefined;
+    if (d === "versions") {
+      if (!e) return undefined;
+      version = e;
+      if (s.length > 6) return undefined;
+      action = f;
+    } else {
+      if (s.length > 4) return undefined;
+      action = d;
+    }
+    const v = version !== undefined ? { version } : {};
+    if (action === undefined) return get ? { kind: "model-meta", name: c, ...v } : undefined;
+    if (action === "ready") return get ? { kind: "model-ready", name: c, ...v } : undefined;
+    if (action === "infer") return post ? { kind: "infer", name: c, ...v } : undefined;
+    return undefined;
+  }
+  if (a === "v1" && b === "models" && c && s.length === 3) {
+    if (get) return { kind: "v1-ready", name: c };
+    const colon = c.lastIndexOf(":");
+    if (post && colon > 0 && c.slice(colon + 1) === "predict") return { kind: "v1-predict", name: c.slice(0, colon) };
+  }
+  return undefined;
+}
+
+function send(r: Request, status: number, body: string | Buffer, headers: Record<string, string> = {}): void {
+  const size = typeof body === "string" ? Buffer.byteLength(body) : body.length;
+  r.res.writeHead(status, { "content-type": JSON_TYPE, "content-length": size, ...headers });
+  r.res.end(r.method === "HEAD" ? undefined : body);
+}
+
+const sendJson = (r: Request, status: number, value: unknown) => send(r, status, JSON.stringify(value));
+
+/**
+ * Reads the whole body into one Buffer, refusing more than `limit` bytes with a 413 before
+ * buffering them (the connection is closed so the rest of an oversized upload is not read).
+ */
+function readBody(r: Request, limit: number): Promise<Buffer | undefined> {
+  const declared = Number(r.req.headers["content-length"]);
+  const tooLarge = () => new ServingError(413, `request body is larger than ${limit} bytes`);
+  if (declared > limit) return Promise.reject(tooLarge());
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    r.req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        r.req.removeAllListeners("data");
+        r.req.pause();
+        reject(tooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    });
+    r.req.on("end", () => resolve(chunks.length === 1 ? chunks[0] : chunks.length ? Buffer.concat(chunks, size) : undefined));
+    r.req.on("error", reject);
+  });
+}
+
+export function createDataPlane({ ctx, engine, auth }: DataPlaneDeps): RawHandler {
+  const { metrics } = engine;
+  const limit = ctx.config.bodyLimitBytes;
+  const log = ctx.logger.child({ component: "serving" });
+
+  const deployment = (t: Target): LiveDeployment => {
+    const d = engine.get(t.project, t.name);
+    if (!d) throw new ServingError(404, `model '${t.name}' is not deployed in project '${t.project}'`);
+    return d;
+  };
+  const versionOf = (d: LiveDeployment, t: Target): LoadedVersion => {
+    const route = d.route;
+    if (!route) throw new ServingError(503, `model '${d.name}' is not ready`);
+    if (t.version === undefined) return route.primary;
+    const v = /^\d+$/.test(t.version) ? route.served.get(Number(t.version)) : undefined;
+    if (!v) throw new ServingError(404, `model '${d.name}' has no served version '${t.version}'; served: ${[...route.served.keys()].join(", ")}`);
+    return v;
+  };
+  const authorize = (r: Request, t: Target) => auth.check(r.req.headers.authorization, t.project, t.name);
+
+  const rateLimited = (r: Request, d: LiveDeployment) => {
+    const rl = d.rateLimit;
+    send(r, 429, JSON.stringify({ error: `rate limit exceeded: ${rl?.rps} requests/s (burst ${rl?.burst}) per credential for deployment '${d.name}'` }), { "retry-after": "1" });
+  };
+
+  /** Runs one request against a picked version, with the version's metrics and in-flight accounting. */
+  const serve = async (d: LiveDeployment, v: LoadedVersion, work: () => Promise<void>) => {
+    v.inFlight++;
+    d.inFlight.inc();
+    try {
+      await work();
+    } catch (e) {
+      v.count(e instanceof ServingError ? e.status : 500);
+      if (!(e instanceof ServingError)) throw new ServingError(500, `model execution failed: ${errorMessage(e)}`);
+      throw e;
+    } finally {
+      v.inFlight--;
+      d.inFlight.dec();
+    }
+  };
+
+  const infer = async (r: Request, t: Target) => {
+    const t0 = performance.now();
+    const credential = await authorize(r, t);
+    const d = deployment(t);
+    if (!d.take(credential)) {
+      metrics.requests.inc({ project: t.project, deployment: t.name, version: "", status: "429" });
+      return rateLimited(r, d);
+    }
+    const v = t.version === undefined ? (d.pick() ?? versionOf(d, t)) : versionOf(d, t);
+    const body = await readBody(r, limit);
+    await serve(d, v, async () => {
+      const parsed = parseInferRequest(v, parseBody(body, r.req.headers["inference-header-content-length"]));
+      const out = await v.run(parsed.feeds);
+      const enc = encodeResponse(d.name, v, parsed, out);
+      if (d.route?.shadow && t.version === undefined) d.mirror(parsed.feeds, out);
+      ctx.hooks.inferenceServed?.({ project: t.project, deployment: d.name, version: v.version, inputs: parsed.feeds, outputs: out });
+      v.count(200);
+      v.latency.observe((performance.now() - t0) / 1000);
+      if (enc.headerLength !== undefined) {
+        send(r, 200, enc.body, { "content-type": "application/octet-stream", "inference-header-content-length": String(enc.headerLength) });
+      } else send(r, 200, enc.body);
+    });
+  };
+
+  const predictV1 = async (r: Request, t: Target) => {
+    const t0 = performance.now();
+    const credential = await authorize(r, t);
+    const d = deployment(t);
+    if (!d.take(credential)) return rateLimited(r, d);
+    const v = d.pick() ?? versionOf(d, t);
+    const body = await readBody(r, limit);
+    await serve(d, v, async () => {
+      const { feeds, rows } = parseV1Request(v, parseBody(body, undefined).json);
+      const out = await v.run(feeds);
+      if (d.route?.shadow) d.mirror(feeds, out);
+      ctx.hooks.inferenceServed?.({ project: t.project, deployment: d.name, version: v.version, inputs: feeds, outputs: out });
+      v.count(200);
+      v.latency.observe((performance.now() - t0) / 1000);
+      send(r, 200, encodeV1(v, out, rows));
+    });
+  };
+
+  const modelMeta = async (r: Request, t: Target) => {
+    await authorize(r, t);
+    const d = deployment(t);
+    const v = versionOf(d, t);
+    sendJson(r, 200, {
+      name: d.name,
+      versions: [...(d.route?.served.keys() ?? [])].map(String),
+      platform: "onnx_onnxv1",
+      inputs: v.inputs.map((i) => i.meta),
+      outputs: v.outputs,
+    });
+  };
+
+  const modelReady = async (r: Request, t: Target) => {
+    await authorize(r, t);
+    const d = deployment(t);
+    const ready = t.version === undefined ? d.route !== undefined : d.route?.served.has(Number(t.version)) === true;
+    sendJson(r, ready ? 200 : 503, { name: d.name, ready });
+  };
+
+  /** Server-level endpoints: any credential valid for the project (a key of any of its deployments). */
+  const serverMeta = async (r: Request) => {
+    await auth.check(r.req.headers.authorization, r.project, "").catch((e: unknown) => {
+      if (e instanceof ServingError && e.status === 403 && e.message.startsWith("this key belongs to deployment")) return "";
+      throw e;
+    });
+    sendJson(r, 200, { name: "forja", version: VERSION, extensions: ["binary_tensor_data"] });
+  };
+
+  const dispatch = async (r: Request, route: Route): Promise<void> => {
+    switch (route.kind) {
+      case "live":
+        return sendJson(r, 200, { live: true });
+      case "ready": {
+        const ready = engine.inProject(r.project).every((d) => d.route !== undefined);
+        return sendJson(r, ready ? 200 : 503, { ready });
+      }
+      case "server":
+        return serverMeta(r);
+      case "model-meta":
+        return modelMeta(r, { project: r.project, ...route });
+      case "model-ready":
+        return modelReady(r, { project: r.project, ...route });
+      case "infer":
+        return infer(r, { project: r.project, ...route });
+      case "v1-ready": {
+        const t = { project: r.project, name: route.name };
+        await authorize(r, t);
+        const d = deployment(t);
+        return sendJson(r, d.route ? 200 : 503, { name: d.name, ready: d.route !== undefined });
+      }
+      case "v1-predict":
+        return predictV1(r, { project: r.project, name: route.name });
+    }
+  };
+
+  const fail = (r: Request, e: unknown) => {
+    if (r.res.headersSent) {
+      r.res.destroy();
+      return;
+    }
+    let status: number;
+    let message: string;
+    if (e instanceof ServingError) [status, message] = [e.status, e.message];
+    else if (isForjaError(e)) [status, message] = [statusFor(e.code), e.message];
+    else {
+      log.error({ err: errorMessage(e), method: r.method, path: r.path }, "inference failed");
+      [status, message] = [500, "internal error"];
+    }
+    // After a 413 the rest of the upload is unread: close the connection rather than drain it.
+    send(r, status, JSON.stringify({ error: message }), status === 413 ? { connection: "close" } : {});
+  };
+
+  return (req, res) => {
+    const url = req.url ?? "/";
+    const q = url.indexOf("?");
+    const path = q < 0 ? url : url.slice(0, q);
+    const method = req.method ?? "GET";
+    let segments: string[];
+    try {
+      segments = path.slice(DATA_PLANE_PREFIX.length).split("/").map(decodeURIComponent);
+    } catch {
+      segments = [];
+    }
+    const [project = "", ...rest] = segments;
+    const r: Request = { req, res, method, path, project };
+    const route = project ? match(method, rest) : undefined;
+    if (!route) {
+      req.resume();
+      return fail(r, new ServingError(404, `no route for ${method} ${path}`));
+    }
+    if (route.kind !== "infer" && route.kind !== "v1-predict") req.resume();
+    dispatch(r, route).catch((e: unknown) => fail(r, e));
+  };
+}
