@@ -9,6 +9,8 @@
  * Real server over HTTP on 127.0.0.1 (keep-alive fetch). (a) is measured twice: with the client
  * in the server's process (client and server share the event loop and CPU), and with the
  * client in a child process (the load generator on its own core, as a real client would be).
+ * Each (a) figure comes with the CPU time this process spent per call (client + server
+ * in-process, the server alone otherwise): on a shared machine it varies less than calls/s.
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -54,7 +56,7 @@ async function pool<T>(n: number, items: T[], fn: (x: T) => Promise<void>): Prom
   await Promise.all(Array.from({ length: n }, async () => { while (i < items.length) await fn(items[i++] as T); }));
 }
 
-/** Load generator in a separate Node process: one sequential client per run id; returns calls/s. */
+/** Load generator in a separate Node process: one sequential client per run id; calls/s and server CPU µs per call. */
 const CLIENT = `
 const [url, token, calls, ...runs] = process.argv.slice(1);
 const headers = { authorization: "Bearer " + token, "content-type": "application/json" };
@@ -65,17 +67,28 @@ const post = async (run_id, step) => {
   if (r.status !== 200) throw new Error("log-batch " + r.status);
 };
 for (const id of runs) for (let i = 0; i < 50; i++) await post(id, i);
+process.stdout.write("start\\n");
 const t = performance.now();
 await Promise.all(runs.map(async (id) => { for (let i = 0; i < Number(calls); i++) await post(id, 1000 + i); }));
 console.log(JSON.stringify({ rate: (runs.length * Number(calls)) / ((performance.now() - t) / 1000) }));
 `;
-async function childLoad(url: string, token: string, runs: string[], calls: number): Promise<number> {
+async function childLoad(url: string, token: string, runs: string[], calls: number): Promise<{ rate: number; cpu: number }> {
   const child = spawn(process.execPath, ["--input-type=module", "-e", CLIENT, url, token, String(calls), ...runs], { stdio: ["ignore", "pipe", "inherit"] });
   let out = "";
-  child.stdout.on("data", (c: Buffer) => (out += c.toString()));
+  let cpu0: NodeJS.CpuUsage | undefined;
+  child.stdout.on("data", (c: Buffer) => {
+    out += c.toString();
+    if (!cpu0 && out.includes("start\n")) cpu0 = process.cpuUsage(); // after the client's warm-up
+  });
   const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
   if (code !== 0) throw new Error(`load generator exited with ${code}`);
-  return (JSON.parse(out) as { rate: number }).rate;
+  const rate = (JSON.parse(out.slice(out.indexOf("start\n") + 6)) as { rate: number }).rate;
+  return { rate, cpu: cpuPerCall(cpu0, runs.length * calls) };
+}
+/** CPU µs this process spent per call since `since`. */
+function cpuPerCall(since: NodeJS.CpuUsage | undefined, calls: number): number {
+  const d = process.cpuUsage(since);
+  return (d.user + d.system) / calls;
 }
 
 try {
@@ -84,16 +97,21 @@ try {
 
   // (a) log-batch throughput
   const r1 = runId(await call("runs/create", { experiment_id: exp }));
-  for (let i = 0; i < 50; i++) await call("runs/log-batch", { run_id: r1, metrics: batch(i) }); // warm-up
+  // Warm-up: V8 needs ~1,000 calls to optimise the request path (calls/s keeps rising until then).
+  for (let i = 0; i < 1000; i++) await call("runs/log-batch", { run_id: r1, metrics: batch(i) });
   let calls = 2000;
+  let cpu = process.cpuUsage();
   let t = performance.now();
   for (let i = 0; i < calls; i++) await call("runs/log-batch", { run_id: r1, metrics: batch(i) });
   const one = calls / ((performance.now() - t) / 1000);
+  const oneCpu = cpuPerCall(cpu, calls);
   const runs8 = await Promise.all(Array.from({ length: 8 }, async () => runId(await call("runs/create", { experiment_id: exp }))));
   calls = 500;
+  cpu = process.cpuUsage();
   t = performance.now();
   await Promise.all(runs8.map(async (id) => { for (let i = 0; i < calls; i++) await call("runs/log-batch", { run_id: id, metrics: batch(i) }); }));
   const eight = (8 * calls) / ((performance.now() - t) / 1000);
+  const eightCpu = cpuPerCall(cpu, 8 * calls);
   const remote1 = await childLoad(server.url, server.adminToken, [runId(await call("runs/create", { experiment_id: exp }))], 2000);
   const remote8 = await childLoad(server.url, server.adminToken, await Promise.all(Array.from({ length: 8 }, async () => runId(await call("runs/create", { experiment_id: exp })))), 500);
 
@@ -150,8 +168,9 @@ try {
 
   const f = (x: number) => x.toFixed(1);
   console.log(`forja tracking bench — engine ${engine}`);
-  console.log(`(a) log-batch, 100 metrics/call, client in-process: 1 client ${f(one)} calls/s (${(one / 1000).toFixed(2)}× target 1000); 8 clients ${f(eight)} calls/s (${f(eight * 100)} metrics/s)`);
-  console.log(`    client in a child process:      1 client ${f(remote1)} calls/s (${(remote1 / 1000).toFixed(2)}× target 1000); 8 clients ${f(remote8)} calls/s (${f(remote8 * 100)} metrics/s)`);
+  const us = (x: number) => `${x.toFixed(0)} µs CPU/call`;
+  console.log(`(a) log-batch, 100 metrics/call, client in-process: 1 client ${f(one)} calls/s (${(one / 1000).toFixed(2)}× target 1000; ${us(oneCpu)}); 8 clients ${f(eight)} calls/s (${f(eight * 100)} metrics/s; ${us(eightCpu)})`);
+  console.log(`    client in a child process:      1 client ${f(remote1.rate)} calls/s (${(remote1.rate / 1000).toFixed(2)}× target 1000; server ${us(remote1.cpu)}); 8 clients ${f(remote8.rate)} calls/s (${f(remote8.rate * 100)} metrics/s; server ${us(remote8.cpu)})`);
   console.log(`(b) runs/search over ${RUNS} runs (filter metrics.acc > 0.5, order_by metrics.loss), fill ${f(fill)} s:`);
   console.log(`    max_results=100:  p50 ${f(s100.p50)} ms, p99 ${f(s100.p99)} ms (${s100.n} runs/page) — ${(50 / s100.p50).toFixed(2)}× under the 50 ms target`);
   console.log(`    max_results=1000: p50 ${f(s1000.p50)} ms, p99 ${f(s1000.p99)} ms (${s1000.n} runs/page) — ${(50 / s1000.p50).toFixed(2)}× under the 50 ms target`);

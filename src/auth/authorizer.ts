@@ -2,29 +2,66 @@
  * Authorization: platform admins may do anything; otherwise a project's members act on
  * it by role (viewer reads, editor writes, owner also manages members and the project).
  * Every route asks here before touching the store.
+ *
+ * Project memberships are cached in memory (docs/adr/0012-tracking-write-path-and-auth-caches.md):
+ * a change to a Project through this server (members, roles, deletion) evicts it at once;
+ * changes made by other servers sharing the database take effect within `cacheTtlMs`
+ * (AUTH_CACHE_TTL_MS). Reads inside a transaction (an explicit `reader`) bypass the cache.
  */
 import { ForbiddenError } from "../platform/errors.ts";
 import type { ResourceRepository } from "../resources/repository.ts";
 import type { ResourceRef, Resource } from "../resources/model.ts";
+import type { ProjectSpec } from "../projects/kind.ts";
+import { roleAtLeast, type Principal, type ProjectRole, type Verb } from "./principal.ts";
+import { AUTH_CACHE_TTL_MS } from "./tokens.ts";
 
 /** Something that reads resources: the repository, or a session inside a transaction. */
 export interface ResourceReader {
   get(ref: ResourceRef): Promise<Resource | undefined>;
 }
-import type { ProjectSpec } from "../projects/kind.ts";
-import { roleAtLeast, type Principal, type ProjectRole, type Verb } from "./principal.ts";
+
+/** Projects whose members are cached at most (the oldest is dropped first). */
+const MEMBERS_CACHE_MAX = 10_000;
+
+interface CachedMembers {
+  /** Role by user name; undefined when the project does not exist. */
+  readonly roles: ReadonlyMap<string, ProjectRole> | undefined;
+  /** Entry expiry, epoch ms. */
+  readonly until: number;
+}
 
 export class Authorizer {
+  private readonly members = new Map<string, CachedMembers>();
+  /** Bumped by every eviction, so that a read older than it is not cached (see TokenService). */
+  private generation = 0;
+
   constructor(
     private readonly resources: ResourceRepository,
-    private readonly options: { selfServiceProjects: boolean } = { selfServiceProjects: true },
-  ) {}
+    private readonly options: { selfServiceProjects: boolean; cacheTtlMs?: number; now?: () => number } = { selfServiceProjects: true },
+  ) {
+    // Members are in the spec: a status-only write (the project controller's) changes none.
+    resources.watch((e) => {
+      if (e.resource.kind !== "Project" || e.statusOnly) return;
+      this.generation++;
+      this.members.delete(e.resource.metadata.name);
+    });
+  }
 
   async roleIn(principal: Principal, project: string, reader: ResourceReader = this.resources): Promise<ProjectRole | undefined> {
     if (principal.admin) return "owner";
-    const p = await reader.get({ kind: "Project", project: "", name: project });
-    const spec = p?.spec as ProjectSpec | undefined;
-    return spec?.members.find((m) => m.user === principal.name)?.role;
+    if (reader !== this.resources) return rolesOf(await reader.get({ kind: "Project", project: "", name: project }))?.get(principal.name);
+    const now = (this.options.now ?? Date.now)();
+    let cached = this.members.get(project);
+    if (!cached || cached.until <= now) {
+      const generation = this.generation;
+      cached = { roles: rolesOf(await this.resources.get({ kind: "Project", project: "", name: project })), until: now + (this.options.cacheTtlMs ?? AUTH_CACHE_TTL_MS) };
+      if (generation === this.generation) {
+        this.members.delete(project);
+        if (this.members.size >= MEMBERS_CACHE_MAX) this.members.delete(this.members.keys().next().value as string);
+        this.members.set(project, cached);
+      }
+    }
+    return cached.roles?.get(principal.name);
   }
 
   /** Projects the principal can read; undefined means all (admins). */
@@ -73,4 +110,13 @@ export class Authorizer {
     if (roleAtLeast(role, needed)) return;
     deny(role ? `requires the ${needed} role (you are ${role})` : "not a member");
   }
+}
+
+function rolesOf(project: Resource | undefined): ReadonlyMap<string, ProjectRole> | undefined {
+  const spec = project?.spec as ProjectSpec | undefined;
+  if (!spec) return undefined;
+  const roles = new Map<string, ProjectRole>();
+  // A user listed twice has the role of the first entry.
+  for (const m of spec.members) if (!roles.has(m.user)) roles.set(m.user, m.role);
+  return roles;
 }

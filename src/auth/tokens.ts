@@ -1,7 +1,13 @@
 /**
  * API tokens: 256 random bits, shown once, stored as a SHA-256 hash (a fast hash is
- * enough for secrets of this entropy; see docs/adr/0006-authentication.md), revocable and
- * optionally expiring.
+ * enough for secrets of this entropy; see docs/adr/0005-authentication-and-authorization.md),
+ * revocable and optionally expiring.
+ *
+ * Authentication answers are cached in memory by token hash, so that a request costs no
+ * database read (docs/adr/0012-tracking-write-path-and-auth-caches.md). Revoking a token, and
+ * changing or deleting its user, through this server evict it at once; changes made by other
+ * servers sharing the database take effect within `cacheTtlMs` (AUTH_CACHE_TTL_MS). Expiry is
+ * checked on every request.
  */
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import type { Database } from "../store/database.ts";
@@ -36,14 +42,40 @@ interface UserSpecView {
   disabled?: boolean;
 }
 
+/** How long another server's revocation may go unnoticed here (see the file comment). */
+export const AUTH_CACHE_TTL_MS = 5_000;
+/** Cached tokens at most (the oldest is dropped first). */
+const AUTH_CACHE_MAX = 10_000;
+
+interface CachedPrincipal {
+  readonly principal: Principal & { readonly tokenId: string };
+  /** Token expiry, epoch ms. */
+  readonly expiresAt: number | undefined;
+  /** Entry expiry (cacheTtlMs after the lookup), epoch ms. */
+  readonly until: number;
+}
+
 export class TokenService {
   private readonly lastTouched = new Map<string, number>();
+  /** Principals by token hash (never the token itself). */
+  private readonly cache = new Map<string, CachedPrincipal>();
+  /**
+   * Bumped by every eviction: a lookup that read the database before an eviction does not
+   * cache what it read, which may be what the eviction was about.
+   */
+  private generation = 0;
 
   constructor(
     private readonly database: Database,
     private readonly resources: ResourceRepository,
     private readonly now: () => Date = () => new Date(),
-  ) {}
+    private readonly cacheTtlMs = AUTH_CACHE_TTL_MS,
+  ) {
+    // A user disabled, made (or no longer) admin, or deleted: their tokens are looked up afresh.
+    resources.watch((e) => {
+      if (e.resource.kind === "User" && !e.statusOnly) this.evict((c) => c.principal.name === e.resource.metadata.name);
+    });
+  }
 
   async create(
     principal: Principal,
@@ -103,7 +135,7 @@ export class TokenService {
   }
 
   async revoke(principal: Principal, idOrName: string): Promise<TokenInfo> {
-    return this.database.transaction(async (tx) => {
+    const info = await this.database.transaction(async (tx) => {
       const rows = await tx
         .selectFrom("tokens")
         .selectAll()
@@ -117,32 +149,56 @@ export class TokenService {
       await tx.updateTable("tokens").set({ revoked_at: revokedAt }).where("id", "=", row.id).execute();
       return toInfo({ ...row, revoked_at: revokedAt });
     });
+    this.evict((c) => c.principal.tokenId === info.id);
+    return info;
   }
 
   /** Resolves a bearer token to its user, or throws UnauthenticatedError (never says which check failed). */
   async authenticate(token: string): Promise<Principal> {
     const fail = () => new UnauthenticatedError("invalid, expired or revoked token");
     if (!token.startsWith(TOKEN_PREFIX) || token.length > 200) throw fail();
-    const row = await this.database.db.selectFrom("tokens").selectAll().where("token_hash", "=", hashToken(token)).executeTakeFirst();
-    const now = this.now();
-    if (!row || row.revoked_at || (row.expires_at && Date.parse(row.expires_at) <= now.getTime())) throw fail();
+    const hash = hashToken(token);
+    const now = this.now().getTime();
+    const cached = this.cache.get(hash);
+    if (cached && cached.until > now) {
+      if (cached.expiresAt !== undefined && cached.expiresAt <= now) throw fail();
+      this.touch(cached.principal.tokenId, now);
+      return cached.principal;
+    }
+    const generation = this.generation;
+    const row = await this.database.db.selectFrom("tokens").selectAll().where("token_hash", "=", hash).executeTakeFirst();
+    const expiresAt = row?.expires_at ? Date.parse(row.expires_at) : undefined;
+    if (!row || row.revoked_at || (expiresAt !== undefined && expiresAt <= now)) throw fail();
     const user = await this.resources.get({ kind: "User", project: "", name: row.user_name });
     const spec = user?.spec as UserSpecView | undefined;
     if (!user || !spec || spec.disabled) throw fail();
     // A token older than its user belongs to a deleted user of the same name: never revive it.
     if (Date.parse(row.created_at) < Date.parse(user.metadata.createdAt)) throw fail();
     this.touch(row.id, now);
-    return { kind: "user", name: row.user_name, admin: spec.admin === true, tokenId: row.id };
+    // Frozen: every request authenticated by this token shares it while it is cached.
+    const principal = Object.freeze({ kind: "user", name: row.user_name, admin: spec.admin === true, tokenId: row.id } as const);
+    if (generation === this.generation) {
+      this.cache.delete(hash);
+      if (this.cache.size >= AUTH_CACHE_MAX) this.cache.delete(this.cache.keys().next().value as string);
+      this.cache.set(hash, { principal, expiresAt, until: now + this.cacheTtlMs });
+    }
+    return principal;
+  }
+
+  /** Drops cached principals (and invalidates lookups in flight). */
+  private evict(match: (c: CachedPrincipal) => boolean): void {
+    this.generation++;
+    for (const [hash, c] of this.cache) if (match(c)) this.cache.delete(hash);
   }
 
   /** Records last use at most once a minute per token, off the request path. */
-  private touch(id: string, now: Date): void {
+  private touch(id: string, now: number): void {
     const last = this.lastTouched.get(id) ?? 0;
-    if (now.getTime() - last < 60_000) return;
-    this.lastTouched.set(id, now.getTime());
+    if (now - last < 60_000) return;
+    this.lastTouched.set(id, now);
     this.database.db
       .updateTable("tokens")
-      .set({ last_used_at: now.toISOString() })
+      .set({ last_used_at: new Date(now).toISOString() })
       .where("id", "=", id)
       .execute()
       .catch(() => undefined);

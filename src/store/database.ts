@@ -31,6 +31,13 @@ export interface Database {
    * where compiling SQL and async round trips cost more than the writes themselves.
    */
   readonly native?: NativeSqlite;
+  /**
+   * PostgreSQL only (undefined on SQLite): one statement, outside any transaction, as a named
+   * prepared statement — parsed and planned once per pooled connection instead of on every
+   * call, as Kysely's unnamed statements are. For hot single-statement paths. A name must
+   * always be used with the same SQL text.
+   */
+  readonly prepared?: (name: string, sqlText: string, values: readonly unknown[]) => Promise<{ rowCount: number }>;
 }
 
 /** The native SQLite fast path (see Database.native). */
@@ -132,7 +139,10 @@ export function openDatabase(options: DatabaseOptions): Database {
   // errors of queries in flight still reach their callers.
   pool.on("error", () => undefined);
   const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
-  return makeDatabase("postgres", db, redactUrl(parsed.url));
+  return {
+    ...makeDatabase("postgres", db, redactUrl(parsed.url)),
+    prepared: async (name, text, values) => ({ rowCount: (await pool.query({ name, text, values: [...values] })).rowCount ?? 0 }),
+  };
 }
 
 function makeDatabase(engine: Engine, db: Db, description: string): Database {

@@ -188,7 +188,7 @@ export interface TrackingRunsTable {
   pipeline_step: string | null;
 }
 
-/** Every logged metric point. NaN is stored as value 0 with is_nan 1; ±Inf clamped to ±MAX_VALUE. */
+/** Per run and key, the latest point (max step, timestamp, value). NaN is value 0 with is_nan 1; ±Inf clamped to ±MAX_VALUE. */
 export interface TrackingLatestMetricsTable {
   run_id: string;
   key: string;
@@ -199,16 +199,27 @@ export interface TrackingLatestMetricsTable {
 }
 
 /**
- * Metric history (clustered by run, key, step, timestamp, seq on SQLite). `seq` orders points
- * with equal (step, timestamp) by arrival; 0 on PostgreSQL, where rows are inserted directly.
+ * Metric history: the points of one run and key flushed together, packed (see
+ * src/tracking/metric-chunks.ts). `seq` is the first point's; a history reads its chunks by seq.
  */
-export interface TrackingMetricsTable extends TrackingLatestMetricsTable {
+export interface TrackingMetricChunksTable {
+  run_id: string;
+  key: string;
   seq: number;
+  points: Buffer;
 }
 
-/** SQLite's write buffer for metric history (see src/tracking/migrations.ts); empty on PostgreSQL. */
-export interface TrackingMetricsStagedTable extends TrackingLatestMetricsTable {
+/**
+ * Logged metric points not yet moved into tracking_metric_chunks and tracking_latest_metrics: one
+ * row per log call (see TrackingStore and src/tracking/metric-chunks.ts).
+ */
+export interface TrackingMetricBatchesTable {
   seq: Generated<number>;
+  run_id: string;
+  /** JSON array of the points' keys. */
+  keys: string;
+  /** (step, timestamp, value) per point, packed. */
+  points: Buffer;
 }
 
 export interface TrackingKeyValueTable {
@@ -251,8 +262,8 @@ export interface Tables {
   tracking_experiments: TrackingExperimentsTable;
   tracking_experiment_tags: TrackingExperimentTagsTable;
   tracking_runs: TrackingRunsTable;
-  tracking_metrics: TrackingMetricsTable;
-  tracking_metrics_staged: TrackingMetricsStagedTable;
+  tracking_metric_chunks: TrackingMetricChunksTable;
+  tracking_metric_batches: TrackingMetricBatchesTable;
   tracking_latest_metrics: TrackingLatestMetricsTable;
   tracking_params: TrackingKeyValueTable;
   tracking_tags: TrackingKeyValueTable;

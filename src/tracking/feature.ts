@@ -16,9 +16,9 @@ export interface Tracking {
 
 export function createTracking(ctx: PlatformContext): Tracking {
   const access = new TrackingAccess({ database: ctx.database, authz: ctx.authz, repo: ctx.repo });
-  const store = new TrackingStore(ctx.database);
+  const store = new TrackingStore(ctx.database, ctx.logger.child({ component: "tracking" }));
   return {
-    service: new TrackingService(store, access, ctx.database.engine),
+    service: new TrackingService(store, access),
     artifacts: new ArtifactService(ctx.database, ctx.artifacts, access, ctx.config.artifactMaxBytes),
   };
 }

@@ -24,11 +24,9 @@ import {
   type RunRow,
   type TrackingAccess,
 } from "../mlflow/index.ts";
-import type { Engine } from "../store/database.ts";
 import { experimentJson, metricJson, runInfoJson, runJson } from "./encode.ts";
 import { searchExperiments } from "./experiment-search.ts";
 import { decodePageToken, encodePageToken, parseOrderBy, parseRunFilter } from "./search/index.ts";
-import { searchRunRows } from "./search-sql.ts";
 import { lifecycleStages, type DatasetInput, type KeyValue, type MetricPoint, type TrackingStore, type ViewType } from "./store.ts";
 import {
   MAX_BATCH_METRICS,
@@ -72,7 +70,6 @@ export class TrackingService {
   constructor(
     readonly store: TrackingStore,
     readonly access: TrackingAccess,
-    private readonly engine: Engine,
   ) {}
 
   // ------------------------------------------------------------------ experiments
@@ -431,7 +428,7 @@ export class TrackingService {
         throw e;
       }
     }
-    const rows = await searchRunRows(this.store.db, this.engine, {
+    const rows = await this.store.searchRuns({
       experimentIds: [...new Set(ids)],
       lifecycleStages: lifecycleStages(view),
       filter,

@@ -7,27 +7,18 @@
 import { randomUUID } from "node:crypto";
 import { sql } from "kysely";
 import { MlflowError, experimentArtifactLocation, nextExperimentId, type ExperimentRow, type RunRow } from "../mlflow/index.ts";
-import type { Database, NativeStatements, Tx } from "../store/database.ts";
+import type { Logger } from "pino";
+import type { Database, Db, NativeStatements, Tx } from "../store/database.ts";
 import { generateRunName } from "./names.ts";
-import { storedMetricValue } from "./validate.ts";
+import { chunkBatches, encodeBatch, historyOf, type ChunkRow, type LatestRow, type MetricPoint, type StagedBatch, type StoredMetric } from "./metric-chunks.ts";
+import { searchRunRows, type RunSearchQuery } from "./search-sql.ts";
 
 export interface KeyValue {
   readonly key: string;
   readonly value: string;
 }
-export interface MetricPoint {
-  readonly key: string;
-  readonly value: number;
-  readonly timestamp: number;
-  readonly step: number;
-}
-export interface StoredMetric {
-  key: string;
-  value: number;
-  is_nan: number;
-  timestamp: number;
-  step: number;
-}
+export type { MetricPoint, StoredMetric } from "./metric-chunks.ts";
+
 export interface DatasetInput {
   readonly name: string;
   readonly digest: string;
@@ -62,41 +53,60 @@ export function lifecycleStages(view: ViewType | undefined): string[] {
   }
 }
 
-/** (step, timestamp, value) max rule for run.data.metrics. */
-export function isNewer(a: { step: number; timestamp: number; value: number }, b: { step: number; timestamp: number; value: number }): boolean {
-  if (a.step !== b.step) return a.step > b.step;
-  if (a.timestamp !== b.timestamp) return a.timestamp > b.timestamp;
-  return a.value > b.value;
-}
-
-function chunks<T>(xs: readonly T[], n: number): T[][] {
+/** `xs` in slices of at most `n`. */
+function chunksOf<T>(xs: readonly T[], n: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
   return out;
 }
 
-/** The (step, timestamp, value) rule of isNewer as the upsert condition of tracking_latest_metrics. */
+/** The (step, timestamp, value) rule of the latest point as the upsert condition of tracking_latest_metrics. */
 const NEWER_THAN_LATEST =
   "(excluded.step > tracking_latest_metrics.step OR (excluded.step = tracking_latest_metrics.step AND (excluded.timestamp > tracking_latest_metrics.timestamp OR (excluded.timestamp = tracking_latest_metrics.timestamp AND excluded.value > tracking_latest_metrics.value))))";
+const UPDATE_LATEST = `ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, is_nan = excluded.is_nan, timestamp = excluded.timestamp, step = excluded.step WHERE ${NEWER_THAN_LATEST}`;
 
 /**
- * SQLite: staged metric rows (tracking_metrics_staged) are moved into tracking_metrics once
- * this many have accumulated. Larger amortizes the merge better; readers scan the whole staging table.
+ * Metric points are written in two stages, so that logging costs one small insert whatever the
+ * batch size (inserting 100 points into an index ordered by run, key and step costs ~2 µs each
+ * and dirties a page per key):
+ *
+ *  1. A log call appends its points as ONE row of tracking_metric_batches, in one statement
+ *     that also checks that the run is active.
+ *  2. A flush moves staged batches into tracking_metric_chunks (one row of packed points per
+ *     run and key) and tracking_latest_metrics (one upsert per run and key). See metric-chunks.ts.
+ *
+ * Every reader of metric data (run data, history, search) flushes first, so reads see every
+ * acknowledged write. Writers start a flush in the background once FLUSH_AFTER_POINTS points
+ * have been staged by this process; staged rows are durable, so a crash loses nothing.
  */
-const STAGED_ROWS_MAX = 4000;
+const FLUSH_AFTER_POINTS = 50_000;
+/** Batches moved per flush transaction (bounds its duration and memory). */
+const FLUSH_CHUNK_BATCHES = 500;
 
-function storedRows(metrics: readonly MetricPoint[]): StoredMetric[] {
-  return metrics.map((m) => ({ key: m.key, timestamp: m.timestamp, step: m.step, ...storedMetricValue(m.value) }));
+/** A staged batch as written (see metric-chunks.ts). */
+type Batch = ReturnType<typeof encodeBatch>;
+
+interface RunState {
+  readonly lifecycle_stage: string;
+  readonly project: string;
 }
 
-/** Per key, the batch's point that wins the latest-metric rule, as tracking_latest_metrics rows. */
-function latestOf(runId: string, rows: readonly StoredMetric[]): (StoredMetric & { run_id: string })[] {
-  const latest = new Map<string, StoredMetric>();
-  for (const r of rows) {
-    const cur = latest.get(r.key);
-    if (!cur || isNewer(r, cur)) latest.set(r.key, r);
+/** Writes need an existing, active run: 404 RESOURCE_DOES_NOT_EXIST, else 400. */
+function requireActiveRun(runId: string, run: RunState | undefined): RunState {
+  if (!run) throw MlflowError.notFound(`Run with id=${runId} not found`);
+  if (run.lifecycle_stage !== "active") {
+    throw MlflowError.invalid(`The run ${runId} must be in the 'active' state. Current state is ${run.lifecycle_stage}.`);
   }
-  return [...latest.values()].map((r) => ({ run_id: runId, ...r }));
+  return run;
+}
+
+/** Params are immutable: logging the stored value again is fine, another value is 400. */
+function checkParamUnchanged(runId: string, param: KeyValue, stored: string | undefined): void {
+  if (stored !== undefined && stored !== param.value) {
+    throw MlflowError.invalid(
+      `Changing param values is not allowed. Param with key='${param.key}' was already logged with value='${stored}' for run ID='${runId}'. Attempted logging new value '${param.value}'.`,
+    );
+  }
 }
 
 function isUniqueViolation(e: unknown): boolean {
@@ -105,7 +115,11 @@ function isUniqueViolation(e: unknown): boolean {
 }
 
 export class TrackingStore {
-  constructor(readonly database: Database) {}
+  constructor(
+    readonly database: Database,
+    /** Reports failures of background work (flushes of staged metrics). */
+    private readonly logger?: Pick<Logger, "warn">,
+  ) {}
 
   get db() {
     return this.database.db;
@@ -161,7 +175,7 @@ export class TrackingStore {
 
   async experimentTags(ids: readonly number[]): Promise<Map<number, KeyValue[]>> {
     const out = new Map<number, KeyValue[]>();
-    for (const part of chunks(ids, 500)) {
+    for (const part of chunksOf(ids, 500)) {
       const rows = await this.db.selectFrom("tracking_experiment_tags").selectAll().where("experiment_id", "in", part).orderBy("key").execute();
       for (const r of rows) {
         const list = out.get(r.experiment_id) ?? [];
@@ -312,22 +326,44 @@ export class TrackingStore {
   }
 
   /**
-   * Metrics, params and tags in one transaction (log-metric, log-parameter, set-tag and
+   * Metrics, params and tags of one run, all or nothing (log-metric, log-parameter, set-tag and
    * log-batch all come here). Params are immutable: the same value again is fine, another is
    * 400. Writes need an active run. Callers have validated keys, limits and duplicates.
    */
   async logBatch(runId: string, metrics: readonly MetricPoint[], params: readonly KeyValue[], tags: readonly KeyValue[]): Promise<void> {
+    const batch = metrics.length ? encodeBatch(metrics) : undefined;
+    if (params.length || tags.length) await this.logParamsAndTags(runId, params, tags, batch);
+    else if (batch === undefined) await this.activeRun(this.db, runId);
+    else if (!(await this.stageIfActive(runId, batch))) await this.activeRun(this.db, runId); // throws: missing or not active
+    if (metrics.length) this.staged(metrics.length);
+  }
+
+  /** Appends a staged batch in one statement, unless the run is missing or not active (false). */
+  private async stageIfActive(runId: string, batch: Batch): Promise<boolean> {
+    const { native, prepared } = this.database;
+    if (native) {
+      const insert = "INSERT INTO tracking_metric_batches (run_id, keys, points) SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM tracking_runs WHERE run_id = ? AND lifecycle_stage = 'active')";
+      return native.transaction((s) => s.prepare(insert).run(runId, batch.keys, batch.points, runId).changes === 1);
+    }
+    if (!prepared) throw new Error("the database offers neither native (SQLite) nor prepared (PostgreSQL) statements");
+    const insert = "INSERT INTO tracking_metric_batches (run_id, keys, points) SELECT $1::text, $2::text, $3::bytea WHERE EXISTS (SELECT 1 FROM tracking_runs WHERE run_id = $1::text AND lifecycle_stage = 'active')";
+    return (await prepared("tracking_stage_batch", insert, [runId, batch.keys, batch.points])).rowCount === 1;
+  }
+
+  /** The run's project, or 404 if it does not exist / 400 if it is not active. */
+  private async activeRun(db: Db | Tx, runId: string): Promise<{ project: string }> {
+    const run = await db.selectFrom("tracking_runs").select(["lifecycle_stage", "project"]).where("run_id", "=", runId).executeTakeFirst();
+    return requireActiveRun(runId, run);
+  }
+
+  private async logParamsAndTags(runId: string, params: readonly KeyValue[], tags: readonly KeyValue[], batch: Batch | undefined): Promise<void> {
     const native = this.database.native;
     if (native) {
-      await native.transaction((s) => this.logBatchSqlite(s, runId, metrics, params, tags));
+      await native.transaction((s) => this.logParamsAndTagsSqlite(s, runId, params, tags, batch));
       return;
     }
     await this.database.transaction(async (tx) => {
-      const run = await tx.selectFrom("tracking_runs").select(["lifecycle_stage", "project"]).where("run_id", "=", runId).executeTakeFirst();
-      if (!run) throw MlflowError.notFound(`Run with id=${runId} not found`);
-      if (run.lifecycle_stage !== "active") {
-        throw MlflowError.invalid(`The run ${runId} must be in the 'active' state. Current state is ${run.lifecycle_stage}.`);
-      }
+      const run = await this.activeRun(tx, runId);
       if (params.length) {
         // Insert-if-absent, then compare: correct under concurrent writers on both engines.
         await tx
@@ -346,101 +382,140 @@ export class TrackingStore {
           )
           .execute();
         const byKey = new Map(stored.map((r) => [r.key, r.value]));
-        for (const p of params) {
-          const old = byKey.get(p.key);
-          if (old !== undefined && old !== p.value) {
-            throw MlflowError.invalid(
-              `Changing param values is not allowed. Param with key='${p.key}' was already logged with value='${old}' for run ID='${runId}'. Attempted logging new value '${p.value}'.`,
-            );
-          }
-        }
+        for (const p of params) checkParamUnchanged(runId, p, byKey.get(p.key));
       }
       if (tags.length) {
         await this.upsertTags(tx, runId, tags);
-        const set: Partial<RunRow> = {};
-        for (const t of tags) {
-          if (t.key === RUN_NAME_TAG) set.name = t.value;
-        }
-        const lineage = this.lineage(run.project, new Map(tags.map((t) => [t.key, t.value])));
-        if (lineage.pipeline_run) set.pipeline_run = lineage.pipeline_run;
-        if (lineage.pipeline_step) set.pipeline_step = lineage.pipeline_step;
+        const set = this.runColumnsOfTags(run.project, tags);
         if (Object.keys(set).length) await tx.updateTable("tracking_runs").set(set).where("run_id", "=", runId).execute();
       }
-      if (metrics.length) {
-        const rows = storedRows(metrics);
-        // One statement with array parameters (the plan does not depend on the batch size).
-        await sql`INSERT INTO tracking_metrics (run_id, key, step, timestamp, seq, value, is_nan)
-          SELECT ${runId}, k, s, t, 0, v, n FROM unnest(${rows.map((r) => r.key)}::text[], ${rows.map((r) => r.step)}::bigint[],
-            ${rows.map((r) => r.timestamp)}::bigint[], ${rows.map((r) => r.value)}::float8[], ${rows.map((r) => r.is_nan)}::int[]) AS u(k, s, t, v, n)`.execute(tx);
-        await tx
-          .insertInto("tracking_latest_metrics")
-          .values(latestOf(runId, rows))
-          .onConflict((oc) =>
-            oc
-              .columns(["run_id", "key"])
-              .doUpdateSet((eb) => ({
-                value: eb.ref("excluded.value"),
-                is_nan: eb.ref("excluded.is_nan"),
-                timestamp: eb.ref("excluded.timestamp"),
-                step: eb.ref("excluded.step"),
-              }))
-              .where(sql<boolean>`${sql.raw(NEWER_THAN_LATEST)}`),
-          )
-          .execute();
-      }
+      if (batch !== undefined) await tx.insertInto("tracking_metric_batches").values({ run_id: runId, ...batch }).execute();
     });
   }
 
-  /** logBatch on SQLite: the same writes as prepared statements in one synchronous transaction. */
-  private logBatchSqlite(s: NativeStatements, runId: string, metrics: readonly MetricPoint[], params: readonly KeyValue[], tags: readonly KeyValue[]): void {
-    const run = s.prepare("SELECT lifecycle_stage, project FROM tracking_runs WHERE run_id = ?").get(runId) as { lifecycle_stage: string; project: string } | undefined;
-    if (!run) throw MlflowError.notFound(`Run with id=${runId} not found`);
-    if (run.lifecycle_stage !== "active") {
-      throw MlflowError.invalid(`The run ${runId} must be in the 'active' state. Current state is ${run.lifecycle_stage}.`);
-    }
+  /** logParamsAndTags on SQLite: the same writes as prepared statements in one synchronous transaction. */
+  private logParamsAndTagsSqlite(s: NativeStatements, runId: string, params: readonly KeyValue[], tags: readonly KeyValue[], batch: Batch | undefined): void {
+    const run = requireActiveRun(runId, s.prepare("SELECT lifecycle_stage, project FROM tracking_runs WHERE run_id = ?").get(runId) as RunState | undefined);
     if (params.length) {
       const ins = s.prepare("INSERT INTO tracking_params (run_id, key, value) VALUES (?, ?, ?) ON CONFLICT (run_id, key) DO NOTHING");
       const get = s.prepare("SELECT value FROM tracking_params WHERE run_id = ? AND key = ?").pluck();
       for (const p of params) {
         if (ins.run(runId, p.key, p.value).changes) continue;
-        const old = get.get(runId, p.key) as string;
-        if (old !== p.value) {
-          throw MlflowError.invalid(
-            `Changing param values is not allowed. Param with key='${p.key}' was already logged with value='${old}' for run ID='${runId}'. Attempted logging new value '${p.value}'.`,
-          );
-        }
+        checkParamUnchanged(runId, p, get.get(runId, p.key) as string);
       }
     }
     if (tags.length) {
       const up = s.prepare("INSERT INTO tracking_tags (run_id, key, value) VALUES (?, ?, ?) ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value");
       for (const t of tags) up.run(runId, t.key, t.value);
-      const set: Record<string, string> = {};
-      for (const t of tags) {
-        if (t.key === RUN_NAME_TAG) set["name"] = t.value;
-      }
-      const lineage = this.lineage(run.project, new Map(tags.map((t) => [t.key, t.value])));
-      if (lineage.pipeline_run) set["pipeline_run"] = lineage.pipeline_run;
-      if (lineage.pipeline_step) set["pipeline_step"] = lineage.pipeline_step;
+      const set = this.runColumnsOfTags(run.project, tags);
       const cols = Object.keys(set);
       if (cols.length) s.prepare(`UPDATE tracking_runs SET ${cols.map((c) => `${c} = ?`).join(", ")} WHERE run_id = ?`).run(...Object.values(set), runId);
     }
-    if (metrics.length) {
-      const rows = storedRows(metrics);
-      const ins = s.prepare("INSERT INTO tracking_metrics_staged (run_id, key, step, timestamp, value, is_nan) VALUES (?, ?, ?, ?, ?, ?)");
-      for (const r of rows) ins.run(runId, r.key, r.step, r.timestamp, r.value, r.is_nan);
-      const up = s.prepare(
-        `INSERT INTO tracking_latest_metrics (run_id, key, value, is_nan, timestamp, step) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, is_nan = excluded.is_nan, timestamp = excluded.timestamp, step = excluded.step WHERE ${NEWER_THAN_LATEST}`,
-      );
-      for (const r of latestOf(runId, rows)) up.run(runId, r.key, r.value, r.is_nan, r.timestamp, r.step);
-      const staged = s.prepare("SELECT max(seq) - min(seq) FROM tracking_metrics_staged").pluck().get() as number | null;
-      if (staged !== null && staged >= STAGED_ROWS_MAX) {
-        // Sorted, so each (run, key) range of tracking_metrics is written once per merge.
-        s.prepare(
-          "INSERT INTO tracking_metrics (run_id, key, step, timestamp, seq, value, is_nan) SELECT run_id, key, step, timestamp, seq, value, is_nan FROM tracking_metrics_staged ORDER BY run_id, key, step, timestamp, seq",
-        ).run();
-        s.prepare("DELETE FROM tracking_metrics_staged").run();
-      }
+    if (batch !== undefined) s.prepare("INSERT INTO tracking_metric_batches (run_id, keys, points) VALUES (?, ?, ?)").run(runId, batch.keys, batch.points);
+  }
+
+  /** Run columns set by tags: the name (mlflow.runName) and the pipeline lineage. */
+  private runColumnsOfTags(project: string, tags: readonly KeyValue[]): { name?: string; pipeline_run?: string; pipeline_step?: string } {
+    const set: { name?: string; pipeline_run?: string; pipeline_step?: string } = {};
+    for (const t of tags) {
+      if (t.key === RUN_NAME_TAG) set.name = t.value;
     }
+    const lineage = this.lineage(project, new Map(tags.map((t) => [t.key, t.value])));
+    if (lineage.pipeline_run) set.pipeline_run = lineage.pipeline_run;
+    if (lineage.pipeline_step) set.pipeline_step = lineage.pipeline_step;
+    return set;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Staged metrics (see FLUSH_AFTER_POINTS)
+  // -------------------------------------------------------------------------------------------
+
+  /** Points staged by this process since its last background flush started. */
+  private stagedPoints = 0;
+  /** The last flush started: flushes run one at a time, each after the previous one. */
+  private flushing: Promise<void> = Promise.resolve();
+
+  private staged(points: number): void {
+    this.stagedPoints += points;
+    if (this.stagedPoints < FLUSH_AFTER_POINTS) return;
+    this.stagedPoints = 0;
+    // A failure leaves the batches staged: the next reader's flush retries and reports it.
+    this.flushMetrics().catch((err: unknown) => this.logger?.warn({ err }, "background flush of staged metrics failed"));
+  }
+
+  /**
+   * Moves every batch staged before the call into tracking_metric_chunks and tracking_latest_metrics
+   * (after a flush in progress, if any). Readers of metric data call it first; readers of some runs
+   * only pass them, and nothing is flushed unless one of them has staged points.
+   */
+  async flushMetrics(runIds?: readonly string[]): Promise<void> {
+    if (runIds && !(await this.db.selectFrom("tracking_metric_batches").select("seq").where(this.runIdIn(runIds)).limit(1).executeTakeFirst())) return;
+    const next = this.flushing.catch(() => undefined).then(() => this.flushStaged());
+    this.flushing = next;
+    return next;
+  }
+
+  private async flushStaged(): Promise<void> {
+    // Batches acknowledged before this call have seq ≤ the current max. Later ones are left to
+    // the next flush, so that a flush never chases a steady stream of writes one batch at a time.
+    const last = (await this.db.selectFrom("tracking_metric_batches").select((eb) => eb.fn.max("seq").as("max")).executeTakeFirst())?.max;
+    if (last === null || last === undefined) return;
+    const native = this.database.native;
+    if (native) {
+      // In chunks, each its own transaction, so that other queries get the connection in between.
+      while (await native.transaction((s) => this.flushChunkSqlite(s, Number(last)))) {
+        /* next chunk */
+      }
+      return;
+    }
+    for (;;) {
+      if (await this.flushChunkPostgres(Number(last))) continue;
+      // None moved: a concurrent flush (whose commit we waited for) took them. Done unless some remain.
+      const left = await this.db.selectFrom("tracking_metric_batches").select("seq").where("seq", "<=", Number(last)).limit(1).executeTakeFirst();
+      if (!left) return;
+    }
+  }
+
+  /** Moves the oldest staged batches with seq ≤ `last`; false when there were none. */
+  private flushChunkSqlite(s: NativeStatements, last: number): boolean {
+    const batches = s.prepare(`SELECT seq, run_id, keys, points FROM tracking_metric_batches WHERE seq <= ? ORDER BY seq LIMIT ${FLUSH_CHUNK_BATCHES}`).all(last) as StagedBatch[];
+    const upTo = batches.at(-1)?.seq;
+    if (upTo === undefined) return false;
+    const { chunks, latest } = chunkBatches(batches);
+    const chunk = s.prepare("INSERT INTO tracking_metric_chunks (run_id, key, seq, points) VALUES (?, ?, ?, ?)");
+    for (const c of chunks) chunk.run(c.run_id, c.key, c.seq, c.points);
+    const up = s.prepare(`INSERT INTO tracking_latest_metrics (run_id, key, value, is_nan, timestamp, step) VALUES (?, ?, ?, ?, ?, ?) ${UPDATE_LATEST}`);
+    for (const l of latest) up.run(l.run_id, l.key, l.value, l.is_nan, l.timestamp, l.step);
+    s.prepare("DELETE FROM tracking_metric_batches WHERE seq <= ?").run(upTo);
+    return true;
+  }
+
+  /**
+   * Moves up to FLUSH_CHUNK_BATCHES of the oldest batches with seq ≤ `last` in one transaction;
+   * false if none. Concurrent flushes (other servers) wait on each other's row locks, so a
+   * reader never skips batches that another flush has taken but not yet committed.
+   */
+  private async flushChunkPostgres(last: number): Promise<boolean> {
+    return this.database.transaction(async (tx) => {
+      const { rows } = await sql<StagedBatch>`DELETE FROM tracking_metric_batches
+        WHERE seq IN (SELECT seq FROM tracking_metric_batches WHERE seq <= ${last} ORDER BY seq LIMIT ${FLUSH_CHUNK_BATCHES} FOR UPDATE)
+        RETURNING seq, run_id, keys, points`.execute(tx);
+      if (rows.length === 0) return false;
+      const { chunks, latest } = chunkBatches(rows);
+      await this.writeChunks(tx, chunks, latest);
+      return true;
+    });
+  }
+
+  /** flushChunkSqlite's writes on PostgreSQL. */
+  private async writeChunks(tx: Tx, chunks: readonly ChunkRow[], latest: readonly LatestRow[]): Promise<void> {
+    // Multi-row VALUES, so that the points go as binary parameters (a bytea[] would be sent as hex text).
+    for (const part of chunksOf(chunks, 1000)) await tx.insertInto("tracking_metric_chunks").values(part).execute();
+    // Row lists as arrays: one statement whatever their length.
+    await sql`INSERT INTO tracking_latest_metrics (run_id, key, value, is_nan, timestamp, step)
+      SELECT * FROM unnest(${latest.map((l) => l.run_id)}::text[], ${latest.map((l) => l.key)}::text[], ${latest.map((l) => l.value)}::float8[],
+        ${latest.map((l) => l.is_nan)}::int[], ${latest.map((l) => l.timestamp)}::bigint[], ${latest.map((l) => l.step)}::bigint[])
+      ${sql.raw(UPDATE_LATEST)}`.execute(tx);
   }
 
   async deleteTag(run: RunRow, key: string): Promise<void> {
@@ -455,7 +530,7 @@ export class TrackingStore {
     if (!datasets.length) return;
     const unique = new Map(datasets.map((d) => [`${d.name}\u0000${d.digest}`, d]));
     await this.database.transaction(async (tx) => {
-      for (const part of chunks([...unique.values()], 100)) {
+      for (const part of chunksOf([...unique.values()], 100)) {
         await tx
           .insertInto("tracking_inputs")
           .values(
@@ -515,6 +590,7 @@ export class TrackingStore {
     const out = new Map<string, RunData>();
     for (const id of runIds) out.set(id, { metrics: [], params: [], tags: [], inputs: [], outputs: [] });
     if (runIds.length === 0) return out;
+    await this.flushMetrics(runIds);
     const ids = this.runIdIn(runIds);
     const [metrics, params, tags, inputs, outputs] = await Promise.all([
       this.db.selectFrom("tracking_latest_metrics").selectAll().where(ids).execute(),
@@ -544,31 +620,33 @@ export class TrackingStore {
     return this.db.selectFrom("tracking_runs").selectAll().where(this.runIdIn(runIds)).execute();
   }
 
-  /**
-   * Points of `key` of a run in (step, timestamp, arrival) order, from tracking_metrics and the
-   * SQLite staging table (a compound SELECT: each side an ordered range scan, merged).
-   */
-  private history(runId: string, key: string, start: number | undefined, end: number | undefined) {
-    const side = <T extends "tracking_metrics" | "tracking_metrics_staged">(table: T) => {
-      let q = this.db.selectFrom(table as "tracking_metrics").select(["key", "value", "is_nan", "timestamp", "step", "seq"]).where("run_id", "=", runId).where("key", "=", key);
-      if (start !== undefined) q = q.where("step", ">=", start);
-      if (end !== undefined) q = q.where("step", "<=", end);
-      return q;
-    };
-    return side("tracking_metrics").unionAll(side("tracking_metrics_staged")).orderBy("step").orderBy("timestamp").orderBy("seq");
+  /** Points of `key` of a run in (step, timestamp, arrival) order, restricted to start ≤ step ≤ end. */
+  private async history(runId: string, key: string, start?: number, end?: number): Promise<StoredMetric[]> {
+    await this.flushMetrics([runId]);
+    const chunks = await this.db.selectFrom("tracking_metric_chunks").select("points").where("run_id", "=", runId).where("key", "=", key).orderBy("seq").execute();
+    return historyOf(
+      key,
+      chunks.map((c) => c.points),
+      start,
+      end,
+    );
   }
 
   /** Metric history in (step, timestamp) order, paged by offset. */
   async metricHistory(runId: string, key: string, offset: number, limit: number | undefined): Promise<StoredMetric[]> {
-    let q = this.history(runId, key, undefined, undefined);
-    if (limit !== undefined) q = q.limit(limit).offset(offset);
-    else if (offset > 0) q = q.limit(Number.MAX_SAFE_INTEGER).offset(offset);
-    return q.execute();
+    const points = await this.history(runId, key);
+    return limit === undefined ? points.slice(offset) : points.slice(offset, offset + limit);
   }
 
   /** Points of `key` with start ≤ step ≤ end for one run (get-history-bulk-interval). */
   async metricRange(runId: string, key: string, start: number | undefined, end: number | undefined): Promise<StoredMetric[]> {
-    return this.history(runId, key, start, end).execute();
+    return this.history(runId, key, start, end);
+  }
+
+  /** One page of runs/search (metric filters and order_by read the latest metrics: flushed first). */
+  async searchRuns(q: RunSearchQuery): Promise<RunRow[]> {
+    await this.flushMetrics();
+    return searchRunRows(this.db, this.database.engine, q);
   }
 
   async runsOfPipelineRun(pipelineRun: string): Promise<RunRow[]> {

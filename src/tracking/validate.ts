@@ -14,6 +14,8 @@ export const MAX_BATCH_TOTAL = 1000;
 export const CLAMP = 1.7976931348623157e308;
 
 const KEY_RE = /^[/\w.\- :]*$/;
+/** A leading "/", "//", or a path segment "." or "..": a name that normalises to another. */
+const UNSAFE_PATH_RE = /^\/|\/\/|(^|\/)\.\.?(\/|$)/;
 
 /** Metric / param / tag keys: ≤250 chars, `[/\w.\- :]`, and not a path that normalises elsewhere. */
 export function validateKey(kind: "metric" | "param" | "tag", key: string): void {
@@ -27,22 +29,13 @@ export function validateKey(kind: "metric" | "param" | "tag", key: string): void
       `Invalid ${what} name: '${key}'. Names may only contain alphanumerics, underscores (_), dashes (-), periods (.), spaces ( ), colon(:) and slashes (/).`,
     );
   }
-  const segments = key.split("/");
-  if (key.startsWith("/") || key.includes("//") || segments.some((s) => s === ".." || s === ".")) {
+  if (UNSAFE_PATH_RE.test(key)) {
     throw MlflowError.invalid(`Invalid ${what} name: '${key}'. Names may be treated as files in certain cases, and must not resolve to other names when treated as such.`);
   }
 }
 
 export function truncate(value: string, max: number): string {
   return value.length > max ? value.slice(0, max) : value;
-}
-
-/** A metric value as stored: NaN → (0, is_nan), ±Inf clamped. */
-export function storedMetricValue(value: number): { value: number; is_nan: number } {
-  if (Number.isNaN(value)) return { value: 0, is_nan: 1 };
-  if (value === Infinity) return { value: CLAMP, is_nan: 0 };
-  if (value === -Infinity) return { value: -CLAMP, is_nan: 0 };
-  return { value, is_nan: 0 };
 }
 
 export function validateExperimentName(name: string | undefined, field = "name"): string {

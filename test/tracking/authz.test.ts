@@ -97,3 +97,56 @@ describe("roles within a project", () => {
     expect((await as(carol, "/projects/no-such/api/2.0/mlflow").get("experiments/get", { experiment_id: "0" })).status).toBe(403);
   });
 });
+
+/**
+ * Authentication and membership answers are cached (docs/adr/0012-tracking-write-path-and-auth-caches.md);
+ * a change made through this server must still take effect on the very next request.
+ */
+describe("losing access takes effect at once", () => {
+  const members = async (project: string, list: { user: string; role: string }[]) => {
+    await s.admin.apply([{ apiVersion: "forja.dev/v1", kind: "Project", metadata: { name: project }, spec: { members: list } }]);
+  };
+  const log = (u: { token: string }, run: string, step: number) =>
+    as(u, "/projects/team-c/api/2.0/mlflow").post("runs/log-batch", { run_id: run, metrics: [{ key: "m", value: step, timestamp: 1, step }] });
+  let dave: { token: string };
+  let runC: string;
+  beforeAll(async () => {
+    dave = await s.user("dave", { "team-c": "editor" });
+    const exp = (await as(dave, "/projects/team-c/api/2.0/mlflow").ok("POST", "experiments/create", { name: "c" }))["experiment_id"] as string;
+    runC = ((await as(dave, "/projects/team-c/api/2.0/mlflow").ok("POST", "runs/create", { experiment_id: exp }))["run"] as { info: { run_id: string } }).info.run_id;
+  });
+
+  it("a member removed from the project, or made a viewer, can no longer log; re-added, can again", async () => {
+    expect((await log(dave, runC, 1)).status).toBe(200);
+    await members("team-c", [{ user: "admin", role: "owner" }]);
+    expect(code(await log(dave, runC, 2))).toEqual([403, "PERMISSION_DENIED"]);
+    expect(code(await as(dave, "/projects/team-c/api/2.0/mlflow").get("runs/get", { run_id: runC }))).toEqual([403, "PERMISSION_DENIED"]);
+    await members("team-c", [{ user: "admin", role: "owner" }, { user: "dave", role: "viewer" }]);
+    expect(code(await log(dave, runC, 3))).toEqual([403, "PERMISSION_DENIED"]);
+    expect((await as(dave, "/projects/team-c/api/2.0/mlflow").get("runs/get", { run_id: runC })).status).toBe(200);
+    await members("team-c", [{ user: "admin", role: "owner" }, { user: "dave", role: "editor" }]);
+    expect((await log(dave, runC, 4)).status).toBe(200);
+  });
+
+  it("a revoked token and a disabled user's token are refused on the next request", async () => {
+    const erin = await s.user("erin", { "team-c": "editor" });
+    const frank = await s.user("frank", { "team-c": "editor" });
+    expect((await log(erin, runC, 5)).status).toBe(200);
+    expect((await log(frank, runC, 6)).status).toBe(200);
+    const [id] = (await s.admin.listTokens({ user: "erin" })).map((t) => t.id);
+    await s.admin.revokeToken(id!);
+    expect(code(await log(erin, runC, 7))).toEqual([401, "UNAUTHENTICATED"]);
+    await s.admin.apply([{ apiVersion: "forja.dev/v1", kind: "User", metadata: { name: "frank" }, spec: { disabled: true } }]);
+    expect(code(await log(frank, runC, 8))).toEqual([401, "UNAUTHENTICATED"]);
+  });
+
+  it("a deleted run refuses writes, also once its project is known", async () => {
+    expect((await log(dave, runC, 9)).status).toBe(200);
+    await as(dave, "/projects/team-c/api/2.0/mlflow").ok("POST", "runs/delete", { run_id: runC });
+    expect(code(await log(dave, runC, 10))).toEqual([400, "INVALID_PARAMETER_VALUE"]);
+    await as(dave, "/projects/team-c/api/2.0/mlflow").ok("POST", "runs/restore", { run_id: runC });
+    expect((await log(dave, runC, 11)).status).toBe(200);
+    const h = await as(dave, "/projects/team-c/api/2.0/mlflow").ok("GET", "metrics/get-history", { run_id: runC, metric_key: "m" });
+    expect((h["metrics"] as { step: number }[]).map((m) => m.step)).toEqual([1, 4, 5, 6, 9, 11]);
+  });
+});
