@@ -1,9 +1,10 @@
 /**
  * Who may call a deployment: a platform token of a project member (viewer or more), or a
- * deployment key (`fsk_…`, created through the API, shown once, stored as SHA-256). The
- * answers are cached in memory so the inference path does no database read on a hit:
- * platform tokens for `tokenTtlMs` (revocations and role changes take effect within it),
- * keys for `keyTtlMs` — revoking a key through this server drops it from the cache at once.
+ * deployment key (`fsk_…`, created through the API, shown once, stored as SHA-256). Neither
+ * costs a database read on the inference path once warm: platform tokens go through the
+ * platform's own caches (TokenService, Authorizer — evicted at once on revocation and role
+ * changes through this server, ADR 0012); keys are cached here for `keyTtlMs`, and revoking a
+ * key through this server drops it from the cache at once.
  */
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import type { Authorizer } from "../auth/authorizer.ts";
@@ -33,7 +34,7 @@ export class InferenceAuth {
 
   constructor(
     private readonly deps: { database: Database; tokens: TokenService; authz: Authorizer },
-    private readonly opts: { tokenTtlMs: number; keyTtlMs: number } = { tokenTtlMs: 5_000, keyTtlMs: 30_000 },
+    private readonly opts: { keyTtlMs: number } = { keyTtlMs: 30_000 },
   ) {}
 
   /**
@@ -47,15 +48,16 @@ export class InferenceAuth {
     if (space <= 0 || authorization.slice(0, space).toLowerCase() !== "bearer" || !secret) {
       throw new ServingError(401, "unsupported Authorization header: use 'Bearer <token or deployment key>'");
     }
-    const isKey = secret.startsWith(KEY_PREFIX);
-    const cacheKey = isKey ? secret : `${secret}\u0000${project}`;
     const now = Date.now();
-    let c = this.cache.get(cacheKey);
-    if (!c || c.until <= now) {
-      c = isKey ? await this.lookupKey(secret, now) : await this.lookupToken(secret, project, now);
-      if (this.cache.size > 50_000) this.cache = new Map();
-      this.cache.set(cacheKey, c);
-    }
+    let c: Cached | undefined;
+    if (secret.startsWith(KEY_PREFIX)) {
+      c = this.cache.get(secret);
+      if (!c || c.until <= now) {
+        c = await this.lookupKey(secret, now);
+        if (this.cache.size > 50_000) this.cache = new Map();
+        this.cache.set(secret, c);
+      }
+    } else c = await this.lookupToken(secret, project, now);
     if ("status" in c) throw new ServingError(c.status, c.message);
     if (c.project !== project) throw new ServingError(403, `this key belongs to a deployment of project "${c.project}", not "${project}"`);
     if (c.deployment !== undefined && c.deployment !== deployment) {
@@ -76,7 +78,7 @@ export class InferenceAuth {
   }
 
   private async lookupToken(token: string, project: string, now: number): Promise<Cached> {
-    const until = now + this.opts.tokenTtlMs;
+    const until = now;
     try {
       const principal = await this.deps.tokens.authenticate(token);
       await this.deps.authz.check(principal, "get", "Deployment", project);

@@ -43,6 +43,19 @@ describe("authentication and authorization of inference", () => {
     expect(await infer("other", "iris", viewer.token)).toMatchObject({ status: 403, body: { error: expect.stringContaining("not a member") } });
   });
 
+  it("a revoked platform token or a removed member loses inference access on the next request", async () => {
+    const u = await s.user("rita", { default: "viewer" });
+    expect((await infer("default", "iris", u.token)).status).toBe(200);
+    const [mine] = await u.client.listTokens();
+    await u.client.revokeToken(mine?.id ?? "");
+    expect((await infer("default", "iris", u.token)).status).toBe(401);
+    const m = await s.user("mo", { default: "viewer" });
+    expect((await infer("default", "iris", m.token)).status).toBe(200);
+    const p = await s.admin.get<{ spec: { members: { user: string; role: string }[] } }>("Project", "default");
+    await s.admin.apply([{ apiVersion: "forja.dev/v1", kind: "Project", metadata: { name: "default" }, spec: { members: p.spec.members.filter((x) => x.user !== "mo") } }]);
+    expect((await infer("default", "iris", m.token)).status).toBe(403);
+  });
+
   it("deployment keys: created once, work for their deployment only, 403 elsewhere, 401 once revoked", async () => {
     const created = await call(s, "POST", "/api/v1/projects/default/deployments/iris/keys", { name: "app" });
     expect(created.status).toBe(201);
