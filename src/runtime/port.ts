@@ -20,6 +20,15 @@ export function isTerminal(phase: WorkloadPhase): boolean {
 }
 
 /**
+ * Lost before it ever started (no `startedAt`): e.g. it was still queued when the server
+ * restarted, and its secret values, never persisted, were gone. Nothing of it ran, so the caller
+ * may `remove()` it and start the same id again.
+ */
+export function lostBeforeStart(status: WorkloadStatus): boolean {
+  return status.phase === "Lost" && status.startedAt === undefined;
+}
+
+/**
  * Allowed phase transitions: Pending → Running | Failed (could not start) | Cancelled | Lost;
  * Running → any terminal phase; terminal phases are final.
  */
@@ -85,6 +94,7 @@ export interface WorkloadStatus {
   readonly exitCode?: number;
   readonly signal?: string;
   readonly createdAt: string; // ISO-8601
+  /** When it started running (or may have: set whenever any of it could have run). */
   readonly startedAt?: string;
   readonly finishedAt?: string;
   readonly labels: Readonly<Record<string, string>>;

@@ -7,12 +7,18 @@
  * an editor of the project on first use. One token per pipeline run, named `pipeline-<run uid>-...`, revoked
  * by `revokeRunTokens` when the run ends; they also expire after 7 days.
  *
+ * A step's start waits for its env, so the per-run part (the PipelineRun, its experiment, the
+ * tracking runs its steps already have, the token) is looked up once per pipeline run and kept
+ * until the run ends: a step then costs one insert. This server is the only one creating the
+ * step runs of its pipeline runs, so the kept map of step runs stays complete.
+ *
  * Wiring: the tracking feature sets `ctx.hooks.pipelineStepEnv` (stepEnv) and
  * `ctx.hooks.pipelineRunEnded` (revokeRunTokens); the pipelines feature calls them.
  */
 import { randomBytes } from "node:crypto";
 import { CREATED_BY_ANNOTATION } from "../pipelines/service.ts";
 import { SYSTEM } from "../auth/principal.ts";
+import type { ExperimentRow } from "../mlflow/index.ts";
 import type { ProjectSpec } from "../projects/kind.ts";
 import type { PlatformContext } from "../server/feature.ts";
 import { PIPELINE_RUN_TAG, PIPELINE_STEP_TAG, RUN_NAME_TAG } from "./store.ts";
@@ -27,11 +33,51 @@ export interface StepRunIdentity {
   readonly project: string;
 }
 
+/** What the steps of one pipeline run share. */
+interface RunTracking {
+  readonly experiment: ExperimentRow;
+  /** The user who created the PipelineRun, if recorded. */
+  readonly creator: string | undefined;
+  /** Node id → id of its tracking run. */
+  readonly stepRuns: Map<string, string>;
+  token?: string;
+}
+
 export function pipelineTracking(ctx: PlatformContext, svc: TrackingService) {
-  const runTokens = new Map<string, string>();
-  async function tokenUser(run: StepRunIdentity): Promise<string> {
+  /** By pipeline run uid, while the run is active. */
+  const runs = new Map<string, Promise<RunTracking>>();
+
+  async function loadRun(run: StepRunIdentity): Promise<RunTracking> {
     const pr = await ctx.repo.get({ kind: "PipelineRun", project: run.project, name: run.name });
-    const creator = pr?.metadata.annotations?.[CREATED_BY_ANNOTATION];
+    const pipeline = (pr?.spec as { pipelineRef?: { name?: string } } | undefined)?.pipelineRef?.name ?? run.name;
+    let experiment = await svc.store.experimentByName(run.project, pipeline);
+    if (!experiment) {
+      try {
+        experiment = await svc.store.createExperiment(run.project, pipeline);
+      } catch {
+        experiment = await svc.store.experimentByName(run.project, pipeline);
+      }
+    }
+    if (!experiment) throw new Error(`cannot create the tracking experiment ${pipeline}`);
+    const stepRuns = new Map<string, string>();
+    // Oldest first: a node keeps the tracking run it got first (a retried run's nodes reuse theirs).
+    for (const r of await svc.store.runsOfPipelineRun(lineageOf(run))) {
+      if (r.pipeline_step && !stepRuns.has(r.pipeline_step)) stepRuns.set(r.pipeline_step, r.run_id);
+    }
+    return { experiment, creator: pr?.metadata.annotations?.[CREATED_BY_ANNOTATION], stepRuns };
+  }
+
+  function runTracking(run: StepRunIdentity): Promise<RunTracking> {
+    let t = runs.get(run.uid);
+    if (!t) {
+      t = loadRun(run);
+      runs.set(run.uid, t);
+      t.catch(() => runs.delete(run.uid)); // try again at the next step
+    }
+    return t;
+  }
+
+  async function tokenUser(run: StepRunIdentity, creator: string | undefined): Promise<string> {
     if (creator && (await ctx.repo.get({ kind: "User", project: "", name: creator }))) return creator;
     await ctx.resources.apply(SYSTEM, [{ apiVersion: "forja.dev/v1", kind: "User", metadata: { name: PIPELINE_RUNNER_USER }, spec: { displayName: "Pipeline steps", admin: false, disabled: false } }]).catch(() => undefined);
     const project = await ctx.repo.get({ kind: "Project", project: "", name: run.project });
@@ -45,51 +91,39 @@ export function pipelineTracking(ctx: PlatformContext, svc: TrackingService) {
   }
 
   async function stepEnv(run: StepRunIdentity, nodeId: string): Promise<Record<string, string>> {
-    const pr = await ctx.repo.get({ kind: "PipelineRun", project: run.project, name: run.name });
-    const pipeline = (pr?.spec as { pipelineRef?: { name?: string } } | undefined)?.pipelineRef?.name ?? run.name;
-    let exp = await svc.store.experimentByName(run.project, pipeline);
-    if (!exp) {
-      try {
-        exp = await svc.store.createExperiment(run.project, pipeline);
-      } catch {
-        exp = await svc.store.experimentByName(run.project, pipeline);
-      }
-    }
-    if (!exp) throw new Error(`cannot create the tracking experiment ${pipeline}`);
-    const lineage = `${run.project}/${run.name}`;
-    const existing = (await svc.store.runsOfPipelineRun(lineage)).find((r) => r.pipeline_step === nodeId);
-    const runId =
-      existing?.run_id ??
-      (
-        await svc.store.createRun(exp, {
-          userId: pr?.metadata.annotations?.[CREATED_BY_ANNOTATION] ?? PIPELINE_RUNNER_USER,
+    const t = await runTracking(run);
+    let runId = t.stepRuns.get(nodeId);
+    if (runId === undefined) {
+      runId = (
+        await svc.store.createRun(t.experiment, {
+          userId: t.creator ?? PIPELINE_RUNNER_USER,
           runName: `${run.name}/${nodeId}`,
           startTime: Date.now(),
           tags: [
-            { key: PIPELINE_RUN_TAG, value: lineage },
+            { key: PIPELINE_RUN_TAG, value: lineageOf(run) },
             { key: PIPELINE_STEP_TAG, value: nodeId },
             { key: RUN_NAME_TAG, value: `${run.name}/${nodeId}` },
           ],
         })
       ).run_id;
+      t.stepRuns.set(nodeId, runId);
+    }
     // One token per pipeline run, shared by its steps (minted again after a server restart).
-    let token = runTokens.get(run.uid);
-    if (!token) {
-      const user = await tokenUser(run);
-      token = (await ctx.tokens.create(SYSTEM, { name: `pipeline-${run.uid}-${randomBytes(3).toString("hex")}`, user, expiresInSeconds: TOKEN_TTL_SECONDS })).token;
-      runTokens.set(run.uid, token);
+    if (!t.token) {
+      const user = await tokenUser(run, t.creator);
+      t.token = (await ctx.tokens.create(SYSTEM, { name: `pipeline-${run.uid}-${randomBytes(3).toString("hex")}`, user, expiresInSeconds: TOKEN_TTL_SECONDS })).token;
     }
     return {
       MLFLOW_TRACKING_URI: `${ctx.publicUrl()}/projects/${run.project}`,
-      MLFLOW_TRACKING_TOKEN: token,
-      MLFLOW_EXPERIMENT_ID: String(exp.experiment_id),
+      MLFLOW_TRACKING_TOKEN: t.token,
+      MLFLOW_EXPERIMENT_ID: String(t.experiment.experiment_id),
       MLFLOW_RUN_ID: runId,
     };
   }
 
   /** Revokes the step tokens of a run (call when the run reaches a final phase). */
   async function revokeRunTokens(run: Pick<StepRunIdentity, "uid">): Promise<number> {
-    runTokens.delete(run.uid);
+    runs.delete(run.uid);
     const rows = await ctx.database.db
       .selectFrom("tokens")
       .select("id")
@@ -101,4 +135,8 @@ export function pipelineTracking(ctx: PlatformContext, svc: TrackingService) {
   }
 
   return { stepEnv, revokeRunTokens };
+}
+
+function lineageOf(run: StepRunIdentity): string {
+  return `${run.project}/${run.name}`;
 }

@@ -26,14 +26,16 @@ let dataDir: string;
 let work: string;
 let token: string;
 let server: Server | undefined;
+/** Workloads the server runs at once; more wait in the runtime's queue. */
+const MAX_WORKLOADS = 4;
 
 async function startServer(): Promise<Server> {
   const port = await freePort();
-  // Configured by its flags only, not by whatever FORJA_* the test runner has.
+  // Configured by its flags only, not by whatever FORJA_* the test runner has (but for the workload limit).
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("FORJA_")));
   const proc = spawn(process.execPath, [BIN, "up", "--data-dir", dataDir, "--port", String(port), "--host", "127.0.0.1", "--no-write-config", "--log-level", "warn"], {
     cwd: REPO,
-    env: { ...env, HOME: dataDir },
+    env: { ...env, HOME: dataDir, FORJA_MAX_CONCURRENT_WORKLOADS: String(MAX_WORKLOADS) },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
@@ -102,6 +104,28 @@ beforeAll(async () => {
         { name: "join", ...LEDGER_STEP, env: { LEDGER: "{{params.ledger}}", PREV: "{{steps.fan.outputs.params.mark}}" } },
       ],
     }),
+    pipeline("wide", {
+      params: { ledger: { type: "string" } },
+      steps: [
+        {
+          name: "fan",
+          ...LEDGER_STEP,
+          forEach: { items: Array.from({ length: MAX_WORKLOADS + 2 }, (_, i) => i), parallelism: MAX_WORKLOADS + 2 },
+          env: { LEDGER: "{{params.ledger}}", PREV: "-", ITEM: "{{item}}" },
+        },
+      ],
+    }),
+    pipeline("burst", {
+      params: { ledger: { type: "string" } },
+      steps: [
+        {
+          name: "fan",
+          ...FAST_LEDGER_STEP,
+          forEach: { items: Array.from({ length: 16 }, (_, i) => i), parallelism: 2 },
+          env: { LEDGER: "{{params.ledger}}", PREV: "-", ITEM: "{{item}}" },
+        },
+      ],
+    }),
   ]);
 }, 90_000);
 
@@ -124,6 +148,12 @@ const LEDGER_STEP = {
   command: ["sh", "-c", 'm="$FORJA_NODE_ID $$-$(date +%s%N)"; echo "$m prev=$PREV" >> "$LEDGER"; sleep 0.3; printf %s "$m" > "$FORJA_OUTPUTS_DIR/params/mark"'],
   outputs: { params: { mark: {} } },
   cache: false,
+};
+
+/** The same without the sleep, and cacheable: steps end faster than the run's status is stored. */
+const FAST_LEDGER_STEP = {
+  command: ["sh", "-c", 'm="$FORJA_NODE_ID $$-$(date +%s%N)"; echo "$m prev=$PREV" >> "$LEDGER"; printf %s "$m" > "$FORJA_OUTPUTS_DIR/params/mark"'],
+  outputs: { params: { mark: {} } },
 };
 
 interface LedgerLine {
@@ -155,9 +185,9 @@ interface Progress {
  * Starts a run, SIGKILLs the server as soon as `killWhen` holds (checked in a tight loop, so
  * the kill lands within a millisecond or so), restarts it, waits for the run to end.
  */
-async function crashDuring(pipelineName: string, killWhen: (p: Progress) => boolean): Promise<{ run: Run; lines: LedgerLine[] }> {
+async function crashDuring(pipelineName: string, killWhen: (p: Progress) => boolean, opts: { cache?: boolean } = {}): Promise<{ run: Run; lines: LedgerLine[] }> {
   const file = join(work, `${pipelineName}-${Date.now()}.ledger`);
-  const started = await startRun(server!, pipelineName, { params: { ledger: file }, cache: false });
+  const started = await startRun(server!, pipelineName, { params: { ledger: file }, cache: opts.cache ?? false });
   const runDir = join(dataDir, "pipeline-runs", started.metadata.uid);
   const progress = (): Progress => ({ lines: ledger(file), attemptDirs: existsSync(runDir) ? readdirSync(runDir).length : 0 });
   const deadline = Date.now() + 20_000;
@@ -217,5 +247,26 @@ describe("SIGKILL of the server during a run", () => {
     const join = lines.find((l) => l.node === "join")!;
     expect(JSON.parse(join.prev)).toEqual(iterations.map((id) => node(run, id).outputs?.params?.mark));
     for (const id of iterations) expect(lines.find((l) => l.node === id)!.prev).toBe(node(run, "head").outputs?.params?.mark);
+  }, 90_000);
+
+  it("while steps wait in the runtime's queue (their secret env is never persisted): they start after the restart, each exactly once", async () => {
+    // MAX_WORKLOADS iterations run, the other two are queued when the server dies: the runtime
+    // recovers those as never started, and the controller starts them again.
+    const { run, lines } = await crashDuring("wide", (p) => p.lines.length >= MAX_WORKLOADS);
+    expectExactlyOnce(
+      run,
+      lines,
+      Array.from({ length: MAX_WORKLOADS + 2 }, (_, i) => `fan[${i}]`),
+    );
+  }, 90_000);
+
+  it("during a burst of short steps, with the cache on (the stored status lags behind the steps that ended): every step exactly once, none taken for a cache hit of itself", async () => {
+    // Steps that ended since the status was last stored are Pending in the stored status: after
+    // the restart, their workloads must be adopted, not re-run, and their own cache entries
+    // (recorded when they ended) must not count as hits.
+    const { run, lines } = await crashDuring("burst", (p) => p.lines.length >= 5, { cache: true });
+    const iterations = Array.from({ length: 16 }, (_, i) => `fan[${i}]`);
+    expectExactlyOnce(run, lines, iterations);
+    for (const id of iterations) expect(node(run, id).cachedFrom, id).toBeUndefined();
   }, 90_000);
 });

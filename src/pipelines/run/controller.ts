@@ -1,18 +1,24 @@
 /**
  * The PipelineRun controller: drives a run from its recorded status, idempotently.
- * Every decision is derived from the stored status and the runtime's view of the run's
+ * Every decision is derived from the run's status and the runtime's view of the run's
  * workloads, whose ids are deterministic per (run, node, attempt) — so after a crash at
  * any point the next reconcile re-derives the same decisions, and a step is never started
  * twice except as a new attempt its retry policy allows.
+ *
+ * This controller is the only writer of a run's status. While a run is active it keeps that
+ * status in memory (see ActiveRun) and stores it at most every STATUS_STORE_MS, and at once
+ * when the run's phase changes: a step event costs O(1), not a read, copy, compare and write
+ * of the whole document (O(nodes), so quadratic over a large fan-out). A stored status that
+ * lags behind loses nothing in a crash: what it misses is re-derived from the workloads.
  */
 import type { Logger } from "pino";
 import { Counter, Histogram, type Registry } from "prom-client";
 import type { Controller, ReconcileResult } from "../../controllers/manager.ts";
-import { errorMessage, isForjaError } from "../../platform/errors.ts";
+import { ConflictError, errorMessage, isForjaError } from "../../platform/errors.ts";
 import type { Resource, ResourceRef } from "../../resources/model.ts";
 import type { ResourceRepository } from "../../resources/repository.ts";
 import type { WorkloadRuntime, WorkloadStatus } from "../../runtime/port.ts";
-import { isTerminal as isWorkloadTerminal } from "../../runtime/port.ts";
+import { isTerminal as isWorkloadTerminal, lostBeforeStart } from "../../runtime/port.ts";
 import {
   evaluateWhen,
   expandForEach,
@@ -50,12 +56,37 @@ export interface RunControllerDeps {
 }
 
 const SAFETY_REQUEUE_MS = 10_000;
+/** How far the stored status of an active run may lag behind the one in memory. */
+const STATUS_STORE_MS = 250;
 
 type Outcome = "Succeeded" | "Failed" | "Skipped" | "Cancelled";
 
+type RunResource = Resource<PipelineRunSpec, PipelineRunStatus>;
+/** A run's identity, intent and bookkeeping: everything of the resource but its status. */
+type RunMeta = Pick<RunResource, "metadata" | "spec">;
+
+/**
+ * A run this controller is driving, between reconciles. `status` is authoritative (mutated in
+ * place); the stored one is the same or older. `meta` is the newest version of the resource
+ * read, written or seen in a change event — a spec change (cancel, retry) or a deletion both
+ * arrive as events, which also enqueue the run.
+ */
+interface ActiveRun {
+  meta: RunMeta;
+  status: PipelineRunStatus;
+  /** `meta` may be older than the stored resource (a write conflicted): read it again. */
+  stale: boolean;
+  /** `status` has changes not stored yet. */
+  dirty: boolean;
+  /** The phase of the stored status. */
+  storedPhase: RunPhase;
+  /** When `status` was last stored (epoch ms; 0: not by this process). */
+  storedAt: number;
+}
+
 /** Mutable working state of one reconcile. */
 interface Work {
-  readonly run: Resource<PipelineRunSpec, PipelineRunStatus>;
+  readonly run: RunMeta;
   readonly id: RunIdentity;
   readonly pipeline: ValidatedPipeline;
   readonly status: PipelineRunStatus;
@@ -66,6 +97,8 @@ interface Work {
   /** Earliest time something must be looked at again. */
   wakeAt?: number;
   finishedNodes: { node: string; phase: Outcome; cached: boolean; seconds?: number }[];
+  /** Something in `status` changed. */
+  changed: boolean;
 }
 
 export class PipelineRunController implements Controller {
@@ -76,7 +109,10 @@ export class PipelineRunController implements Controller {
   /** Only this controller writes a run's status; workload changes arrive through the runtime. */
   readonly ignoreStatusOnlyChanges = true;
   private readonly validated = new Map<string, ValidatedPipeline>();
+  /** Runs being driven, by project and name. */
+  private readonly active = new Map<string, ActiveRun>();
   private unsubscribe: (() => void) | undefined;
+  private unwatch: (() => void) | undefined;
   private readonly now: () => Date;
   private readonly m;
 
@@ -113,6 +149,15 @@ export class PipelineRunController implements Controller {
   }
 
   async start(enqueue: (ref: ResourceRef) => void): Promise<void> {
+    // Keeps the metadata and spec of active runs current (the manager enqueues them for the same events).
+    this.unwatch = this.d.repo.watch((e) => {
+      if (e.resource.kind !== this.kind) return;
+      const key = activeKey(e.resource.metadata.project ?? "", e.resource.metadata.name);
+      const a = this.active.get(key);
+      if (!a) return;
+      if (e.type === "DELETED" || e.resource.metadata.uid !== a.meta.metadata.uid) this.active.delete(key);
+      else observeMeta(a, e.resource as RunResource);
+    });
     this.unsubscribe = this.d.runtime.onChange((w) => {
       // Only an ended workload changes what the run does next (start times are read when it ends).
       if (!isWorkloadTerminal(w.phase)) return;
@@ -125,30 +170,63 @@ export class PipelineRunController implements Controller {
 
   stop(): Promise<void> {
     this.unsubscribe?.();
+    this.unwatch?.();
     return Promise.resolve();
   }
 
   async reconcile(ref: ResourceRef): Promise<ReconcileResult | void> {
-    const run = (await this.d.repo.get(ref)) as Resource<PipelineRunSpec, PipelineRunStatus> | undefined;
-    if (!run) {
-      return;
+    const key = activeKey(ref.project, ref.name);
+    const a = await this.load(key, ref);
+    if (!a) return;
+    try {
+      return await this.drive(a);
+    } finally {
+      // Only active runs stay in memory; one whose last change is not stored yet stays until it is.
+      if (!a.dirty && (isRunTerminal(a.status.phase) || a.meta.metadata.deletionTimestamp)) this.active.delete(key);
     }
-    if (run.metadata.deletionTimestamp) return this.finalize(run);
-    if (run.status.phase === "Pending") return this.initialize(run);
+  }
 
-    const status: PipelineRunStatus = structuredClone(run.status);
+  /** The run as this controller knows it: from memory while it is active, else from the store. */
+  private async load(key: string, ref: ResourceRef): Promise<ActiveRun | undefined> {
+    const known = this.active.get(key);
+    if (known && !known.stale) return known;
+    const run = (await this.d.repo.get(ref)) as RunResource | undefined;
+    if (!run) {
+      this.active.delete(key);
+      return undefined;
+    }
+    const meta = { metadata: run.metadata, spec: run.spec };
+    if (known && known.meta.metadata.uid === run.metadata.uid) {
+      // Our status is newer than (or the same as) the stored one: only the rest is refreshed.
+      known.meta = meta;
+      known.stale = false;
+      return known;
+    }
+    const a: ActiveRun = { meta, status: run.status, stale: false, dirty: false, storedPhase: run.status.phase, storedAt: 0 };
+    this.active.set(key, a);
+    return a;
+  }
+
+  private async drive(a: ActiveRun): Promise<ReconcileResult | void> {
+    const run = a.meta;
+    if (run.metadata.deletionTimestamp) return this.finalize(run);
+    if (a.status.phase === "Pending") return this.initialize(a);
+
+    const status = a.status;
     const spec = run.spec;
     if (isRunTerminal(status.phase)) {
+      if (a.dirty) await this.store(a); // its final status could not be stored last time
       if (spec.retry <= (status.observedRetry ?? 0)) return;
+      status.observedRetry = spec.retry;
+      a.dirty = true;
       if (status.phase === "Succeeded") {
-        status.observedRetry = spec.retry;
-        await this.write(run, status);
+        await this.store(a);
         return;
       }
       this.resetForRetry(status, spec.retry);
     }
 
-    const pipeline = this.pipelineOf(run, status);
+    const pipeline = this.pipelineOf(run.metadata.uid, status);
     const work: Work = {
       run,
       id: { uid: run.metadata.uid, name: run.metadata.name, project: run.metadata.project ?? "" },
@@ -158,35 +236,42 @@ export class PipelineRunController implements Controller {
       stopping: false,
       timedOut: false,
       finishedNodes: [],
+      changed: false,
     };
 
     await this.observe(work);
     await this.applyCancelAndTimeout(work);
     await this.schedule(work);
     this.complete(work);
-
-    status.progress = progress(status);
-    const changed = JSON.stringify(status) !== JSON.stringify(run.status);
-    if (changed) await this.write(run, status);
     this.record(work);
+
+    if (work.changed) a.dirty = true;
+    if (a.dirty) status.progress = progress(status);
+    const storeAt = a.storedAt + STATUS_STORE_MS;
+    if (a.dirty && (status.phase !== a.storedPhase || Date.now() >= storeAt)) await this.store(a);
     if (isRunTerminal(status.phase)) {
       this.validated.delete(run.metadata.uid);
       return;
     }
-    const running = Object.values(status.nodes).some((n) => n.phase === "Running");
-    const delays = [running ? SAFETY_REQUEUE_MS : Infinity, work.wakeAt !== undefined ? Math.max(0, work.wakeAt - work.now.getTime()) : Infinity];
+    const delays = [
+      hasRunningNode(status) ? SAFETY_REQUEUE_MS : Infinity,
+      work.wakeAt !== undefined ? Math.max(0, work.wakeAt - work.now.getTime()) : Infinity,
+      a.dirty ? Math.max(0, storeAt - Date.now()) : Infinity,
+    ];
     const next = Math.min(...delays);
     return Number.isFinite(next) ? { requeueAfterMs: next } : undefined;
   }
 
   // ---- lifecycle ---------------------------------------------------------------------------
 
-  private async initialize(run: Resource<PipelineRunSpec, PipelineRunStatus>): Promise<ReconcileResult | void> {
+  private async initialize(a: ActiveRun): Promise<ReconcileResult | void> {
+    const run = a.meta;
     const project = run.metadata.project ?? "";
     const now = this.now().toISOString();
     const fail = async (reason: string, message: string) => {
-      await this.write(run, { ...run.status, phase: "Failed", reason, message, finishedAt: now, nodes: {} });
-      this.m.runs.inc({ project, pipeline: run.spec.pipelineRef?.name ?? "", phase: "Failed" });
+      a.status = { ...a.status, phase: "Failed", reason, message, finishedAt: now, nodes: {} };
+      a.dirty = true;
+      await this.store(a);
     };
     let spec: PipelineSpec;
     let pipelineInfo: PipelineRunStatus["pipeline"];
@@ -222,7 +307,9 @@ export class PipelineRunController implements Controller {
     };
     status.progress = progress(status);
     this.validated.set(run.metadata.uid, pipeline);
-    await this.write(run, status);
+    a.status = status;
+    a.dirty = true;
+    await this.store(a);
     // Status-only writes do not wake this controller: come back at once to start the first steps.
     return { requeueAfterMs: 0 };
   }
@@ -248,7 +335,7 @@ export class PipelineRunController implements Controller {
     delete status.cancelRequestedAt;
   }
 
-  private async finalize(run: Resource<PipelineRunSpec, PipelineRunStatus>): Promise<ReconcileResult | void> {
+  private async finalize(run: RunMeta): Promise<ReconcileResult | void> {
     const workloads = await this.d.runtime.list({ [RUN_LABELS.runUid]: run.metadata.uid });
     const active = workloads.filter((w) => !isWorkloadTerminal(w.phase));
     if (active.length) {
@@ -266,13 +353,17 @@ export class PipelineRunController implements Controller {
 
   /** Running attempts whose workloads ended: record the attempt, collect outputs, retry or settle. */
   private async observe(w: Work): Promise<void> {
-    for (const [id, node] of Object.entries(w.status.nodes)) {
+    for (const id in w.status.nodes) {
+      const node = w.status.nodes[id]!;
       if (node.phase !== "Running" || node.iterations !== undefined) continue;
       const attempt = node.attempts?.[node.attempts.length - 1];
       if (!attempt) continue;
       const ws = await this.d.runtime.get(attempt.workload);
       if (ws && !isWorkloadTerminal(ws.phase)) {
-        if (ws.startedAt && !attempt.startedAt) attempt.startedAt = ws.startedAt;
+        if (ws.startedAt && !attempt.startedAt) {
+          attempt.startedAt = ws.startedAt;
+          w.changed = true;
+        }
         continue;
       }
       await this.settleAttempt(w, id, node, attempt, ws);
@@ -282,6 +373,18 @@ export class PipelineRunController implements Controller {
   private async settleAttempt(w: Work, id: string, node: NodeStatus, attempt: Attempt, ws: WorkloadStatus | undefined): Promise<void> {
     const step = w.pipeline.byName[node.step];
     if (!step) return;
+    w.changed = true;
+    if (ws && lostBeforeStart(ws)) {
+      // Nothing of it ran (it was still queued in the runtime when the server restarted): the
+      // same attempt starts again, now, whatever the retry policy (the executor replaces the workload).
+      node.attempts?.pop();
+      if (!node.attempts?.length) delete node.attempts;
+      node.phase = "Retrying";
+      node.nextAttemptAt = w.now.toISOString();
+      node.reason = ws.reason;
+      node.message = `attempt ${attempt.n} never started (${ws.message ?? "lost"}); starting it again`;
+      return;
+    }
     attempt.finishedAt = ws?.finishedAt ?? w.now.toISOString();
     if (ws?.startedAt) attempt.startedAt = ws.startedAt;
     if (ws?.exitCode !== undefined) attempt.exitCode = ws.exitCode;
@@ -323,7 +426,10 @@ export class PipelineRunController implements Controller {
     const { status, run } = w;
     if (run.spec.cancel) {
       w.stopping = true;
-      status.cancelRequestedAt ??= w.now.toISOString();
+      if (!status.cancelRequestedAt) {
+        status.cancelRequestedAt = w.now.toISOString();
+        w.changed = true;
+      }
     }
     const timeout = run.spec.timeoutSeconds ?? w.pipeline.timeoutSeconds;
     const mainDone = w.pipeline.steps.every((s) => isNodeTerminal(status.nodes[s.name]?.phase ?? "Pending"));
@@ -333,6 +439,7 @@ export class PipelineRunController implements Controller {
       if (w.now.getTime() >= deadline) {
         w.stopping = true;
         w.timedOut = true;
+        w.changed ||= status.reason !== "RunTimeout";
         status.reason = "RunTimeout";
         status.message = `the run exceeded its timeout of ${timeout}s`;
       } else this.wake(w, deadline);
@@ -403,19 +510,23 @@ export class PipelineRunController implements Controller {
         this.settle(w, step.name, node, "Failed", "InvalidInput", errorMessage(e));
         return true;
       }
+      w.changed = true;
       node.iterations = items.length;
       node.phase = "Running";
       node.startedAt = w.now.toISOString();
       for (const it of items) w.status.nodes[it.nodeId] = { step: step.name, index: it.index, item: it.item, ...(step.phase === "finally" ? { finally: true } : {}), phase: "Pending" };
       moved = true;
     }
-    const ids = Array.from({ length: node.iterations }, (_, i) => makeNodeId(step.name, i));
+    // Every event of a fan-out comes through here: these passes over its iterations allocate nothing.
+    const ids = iterationIds(step, node.iterations);
     const limit = step.forEach.parallelism ?? Infinity;
-    let active = ids.filter((id) => {
+    let active = 0;
+    for (const id of ids) {
       const p = w.status.nodes[id]?.phase;
-      return p === "Running" || p === "Retrying";
-    }).length;
-    for (const [i, id] of ids.entries()) {
+      if (p === "Running" || p === "Retrying") active++;
+    }
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
       const it = w.status.nodes[id];
       if (!it || isNodeTerminal(it.phase) || it.phase === "Running") continue;
       if (it.phase === "Retrying") {
@@ -432,9 +543,9 @@ export class PipelineRunController implements Controller {
       if (w.status.nodes[id]?.phase === "Running") active++;
       moved = true;
     }
-    const phases = ids.map((id) => w.status.nodes[id]?.phase ?? "Pending");
-    const agg = aggregatePhase(phases);
-    if (isNodeTerminal(agg) && !isNodeTerminal(node.phase)) {
+    if (!ids.every((id) => isNodeTerminal(w.status.nodes[id]?.phase ?? "Pending"))) return moved;
+    const agg = aggregatePhase(ids.map((id) => w.status.nodes[id]?.phase ?? "Pending"));
+    if (isNodeTerminal(agg)) {
       const failed = ids.filter((id) => w.status.nodes[id]?.phase === "Failed");
       this.settle(w, step.name, node, agg as Outcome, agg === "Failed" ? "IterationFailed" : undefined, failed.length ? `${failed.length} of ${ids.length} iterations failed: ${failed.slice(0, 5).join(", ")}` : undefined, false);
       moved = true;
@@ -479,6 +590,7 @@ export class PipelineRunController implements Controller {
 
   /** Resolve, consult the cache, and start the next attempt of a node. */
   private async startNode(w: Work, step: ValidatedStep, id: string, node: NodeStatus, iteration?: { index: number; item: unknown }): Promise<void> {
+    w.changed = true;
     const n = (node.attempts?.length ?? 0) + 1;
     const wid = workloadId(w.id.uid, id, n);
     const dirs = this.d.executor.dirs(w.id.uid, wid);
@@ -495,7 +607,11 @@ export class PipelineRunController implements Controller {
     // (It replaces the per-attempt directories with placeholders, so it is stable across runs.)
     const cacheable = step.cache && (step.phase === "main" || step.spec.cache === true);
     if (cacheable && n === 1) node.cacheKey = stepCacheKey(resolved);
-    if (node.cacheKey && n === 1 && w.run.spec.cache) {
+    // A workload of this attempt may exist already (started before a crash, then not stored):
+    // it is adopted below, never taken for a cache hit — it may have recorded that very entry.
+    const existing = await this.d.runtime.get(wid);
+    const started = existing !== undefined && !lostBeforeStart(existing);
+    if (node.cacheKey && n === 1 && w.run.spec.cache && !started) {
       const hit = await this.d.cache.lookup(w.id.project, node.cacheKey);
       if (hit && (await this.d.executor.outputsExist(hit.outputs))) {
         node.outputs = hit.outputs;
@@ -542,6 +658,7 @@ export class PipelineRunController implements Controller {
     if (!fin.every((n) => isNodeTerminal(n.phase))) return;
     const outcome = mainOutcome(main, w.run.spec.cancel, w.timedOut || status.reason === "RunTimeout");
     const phase: RunPhase = finalOutcome(outcome, fin);
+    w.changed = true;
     status.phase = phase;
     status.finishedAt = w.now.toISOString();
     if (phase === "Failed" && status.reason !== "RunTimeout") {
@@ -561,6 +678,7 @@ export class PipelineRunController implements Controller {
   // ---- helpers -----------------------------------------------------------------------------
 
   private settle(w: Work, id: string, node: NodeStatus, phase: Outcome, reason?: string, message?: string, cached = false): void {
+    w.changed = true;
     node.phase = phase;
     node.finishedAt = w.now.toISOString();
     delete node.nextAttemptAt;
@@ -578,11 +696,13 @@ export class PipelineRunController implements Controller {
     w.wakeAt = w.wakeAt === undefined ? at : Math.min(w.wakeAt, at);
   }
 
+  /** What the templates of `step` can see: they reference no step outside its dependencies (validation). */
   private templateContext(w: Work, step: ValidatedStep): TemplateContext {
     const steps: Record<string, StepState> = {};
-    for (const s of [...w.pipeline.steps, ...w.pipeline.finally]) {
-      const node = w.status.nodes[s.name];
-      if (!node) continue;
+    for (const name of step.dependencies) {
+      const s = w.pipeline.byName[name];
+      const node = w.status.nodes[name];
+      if (!s || !node) continue;
       const status = isNodeTerminal(node.phase) ? (node.phase as Outcome) : undefined;
       if (s.forEach && node.iterations !== undefined) {
         const iterations = Array.from({ length: node.iterations }, (_, i) => {
@@ -604,18 +724,34 @@ export class PipelineRunController implements Controller {
     return { params: w.status.params ?? {}, run, steps };
   }
 
-  private pipelineOf(run: Resource<PipelineRunSpec, PipelineRunStatus>, status: PipelineRunStatus): ValidatedPipeline {
-    let p = this.validated.get(run.metadata.uid);
+  private pipelineOf(uid: string, status: PipelineRunStatus): ValidatedPipeline {
+    let p = this.validated.get(uid);
     if (!p) {
       p = validatePipeline(status.resolvedSpec);
-      this.validated.set(run.metadata.uid, p);
+      this.validated.set(uid, p);
       if (this.validated.size > 500) this.validated.delete(this.validated.keys().next().value as string);
     }
     return p;
   }
 
-  private async write(run: Resource<PipelineRunSpec, PipelineRunStatus>, status: PipelineRunStatus): Promise<void> {
-    await this.d.repo.update({ kind: "PipelineRun", project: run.metadata.project ?? "", name: run.metadata.name }, { status }, run.metadata.resourceVersion);
+  /** Stores the status of `a` (optimistic concurrency on its metadata's version). */
+  private async store(a: ActiveRun): Promise<void> {
+    const { metadata } = a.meta;
+    const ref = { kind: this.kind, project: metadata.project ?? "", name: metadata.name };
+    let stored: Resource;
+    try {
+      stored = await this.d.repo.update(ref, { status: a.status }, metadata.resourceVersion);
+    } catch (e) {
+      // Someone changed the spec or metadata since we last saw them: read them again, then retry.
+      if (e instanceof ConflictError) a.stale = true;
+      throw e;
+    }
+    observeMeta(a, stored as RunResource);
+    a.dirty = false;
+    a.storedAt = Date.now();
+    const ended = isRunTerminal(a.status.phase) && !isRunTerminal(a.storedPhase);
+    a.storedPhase = a.status.phase;
+    if (ended) this.runEnded(a);
   }
 
   private record(w: Work): void {
@@ -624,15 +760,29 @@ export class PipelineRunController implements Controller {
       this.m.steps.inc({ project, phase: f.phase, cached: String(f.cached) });
       if (!f.cached && f.seconds !== undefined && (f.phase === "Succeeded" || f.phase === "Failed")) this.m.stepSeconds.observe({ project, phase: f.phase }, f.seconds);
     }
-    if (isRunTerminal(w.status.phase) && w.status.phase !== w.run.status.phase) {
-      const labels = { project, pipeline: w.status.pipeline?.name ?? "", phase: w.status.phase };
-      this.m.runs.inc(labels);
-      const started = Date.parse(w.status.startedAt ?? "");
-      if (Number.isFinite(started)) this.m.runSeconds.observe(labels, (w.now.getTime() - started) / 1000);
-      this.d.logger.info({ run: `${project}/${w.id.name}`, phase: w.status.phase, reason: w.status.reason }, "pipeline run ended");
-      this.d.onRunEnded?.(w.id).catch((e: unknown) => this.d.logger.warn({ run: `${project}/${w.id.name}`, err: errorMessage(e) }, "run-ended hook failed"));
-    }
   }
+
+  /** The run's final phase was stored. */
+  private runEnded(a: ActiveRun): void {
+    const { metadata, spec } = a.meta;
+    const status = a.status;
+    const id: RunIdentity = { uid: metadata.uid, name: metadata.name, project: metadata.project ?? "" };
+    const labels = { project: id.project, pipeline: status.pipeline?.name ?? spec.pipelineRef?.name ?? "", phase: status.phase };
+    this.m.runs.inc(labels);
+    const started = Date.parse(status.startedAt ?? "");
+    if (Number.isFinite(started)) this.m.runSeconds.observe(labels, (this.now().getTime() - started) / 1000);
+    this.d.logger.info({ run: `${id.project}/${id.name}`, phase: status.phase, reason: status.reason }, "pipeline run ended");
+    this.d.onRunEnded?.(id).catch((e: unknown) => this.d.logger.warn({ run: `${id.project}/${id.name}`, err: errorMessage(e) }, "run-ended hook failed"));
+  }
+}
+
+function activeKey(project: string, name: string): string {
+  return `${project}/${name}`;
+}
+
+/** Takes the metadata and spec of `run` if it is newer than what `a` has. */
+function observeMeta(a: ActiveRun, run: RunResource): void {
+  if (Number(run.metadata.resourceVersion) > Number(a.meta.metadata.resourceVersion)) a.meta = { metadata: run.metadata, spec: run.spec };
 }
 
 function describeAttempt(a: Attempt): string {
@@ -644,7 +794,29 @@ function describeAttempt(a: Attempt): string {
 }
 
 function progress(status: PipelineRunStatus): string {
-  const leaves = Object.values(status.nodes).filter((n) => n.iterations === undefined);
-  const done = leaves.filter((n) => isNodeTerminal(n.phase)).length;
-  return `${done}/${leaves.length}`;
+  let leaves = 0;
+  let done = 0;
+  for (const id in status.nodes) {
+    const n = status.nodes[id]!;
+    if (n.iterations !== undefined) continue;
+    leaves++;
+    if (isNodeTerminal(n.phase)) done++;
+  }
+  return `${done}/${leaves}`;
+}
+
+function hasRunningNode(status: PipelineRunStatus): boolean {
+  for (const id in status.nodes) if (status.nodes[id]!.phase === "Running") return true;
+  return false;
+}
+
+/** Node ids of a forEach step's iterations, made once per step and count. */
+const iterationIdCache = new WeakMap<ValidatedStep, string[]>();
+function iterationIds(step: ValidatedStep, count: number): readonly string[] {
+  let ids = iterationIdCache.get(step);
+  if (ids?.length !== count) {
+    ids = Array.from({ length: count }, (_, i) => makeNodeId(step.name, i));
+    iterationIdCache.set(step, ids);
+  }
+  return ids;
 }

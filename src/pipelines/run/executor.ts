@@ -4,12 +4,12 @@
  * src/pipelines/spec/contract.ts: inputs materialised as files (params, artifacts —
  * directories for fan-in), outputs collected from files into the artifact store.
  */
-import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { createReadStream, createWriteStream, mkdirSync, writeFileSync } from "node:fs";
+import { mkdir, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline as pipe } from "node:stream/promises";
 import type { ArtifactStore, Digest } from "../../artifacts/port.ts";
-import type { WorkloadRuntime, WorkloadStatus } from "../../runtime/port.ts";
+import { lostBeforeStart, type WorkloadRuntime, type WorkloadStatus } from "../../runtime/port.ts";
 import {
   executorArgv,
   executorEnv,
@@ -61,16 +61,23 @@ export class StepExecutor {
     return { base, inputs: join(base, "inputs"), outputs: join(base, "outputs") };
   }
 
-  /** Starts (or finds, if already started) the workload of one attempt. */
+  /**
+   * Starts (or finds, if already started) the workload of one attempt. One that the runtime lost
+   * before it started (the server restarted while it was queued) never ran: it is started again.
+   * The directories and small files are made synchronously: each takes microseconds, while an
+   * async call waits its turn in libuv's thread pool, on the path from one step's end to the next
+   * step's start.
+   */
   async start(run: RunIdentity, step: ResolvedStep, workload: string, secretValues: Record<string, string>): Promise<WorkloadStatus> {
     const existing = await this.o.runtime.get(workload);
-    if (existing) return existing;
+    if (existing && !lostBeforeStart(existing)) return existing;
+    if (existing) await this.o.runtime.remove(workload);
     const { base, inputs, outputs } = this.dirs(run.uid, workload);
-    await mkdir(join(inputs, "params"), { recursive: true });
-    await mkdir(join(inputs, "artifacts"), { recursive: true });
-    await mkdir(join(outputs, "params"), { recursive: true });
-    await mkdir(join(outputs, "artifacts"), { recursive: true });
-    for (const [name, value] of Object.entries(step.inputs.params)) await writeFile(inputParamPath(inputs, name), formatParamValue(value));
+    // Parents first: one mkdir each (recursive only to accept what a crash left behind).
+    for (const dir of [base, inputs, join(inputs, "params"), join(inputs, "artifacts"), outputs, join(outputs, "params"), join(outputs, "artifacts")]) {
+      mkdirSync(dir, { recursive: true });
+    }
+    for (const [name, value] of Object.entries(step.inputs.params)) writeFileSync(inputParamPath(inputs, name), formatParamValue(value));
     for (const [name, a] of Object.entries(step.inputs.artifacts)) {
       const target = inputArtifactPath(inputs, name);
       if (a.fanIn) {
@@ -81,7 +88,7 @@ export class StepExecutor {
     let scriptPath: string | undefined;
     if (step.script !== undefined) {
       scriptPath = join(base, step.scriptFileName ?? "script");
-      await writeFile(scriptPath, step.script, { mode: 0o755 });
+      writeFileSync(scriptPath, step.script, { mode: 0o755 });
     }
     const env = {
       ...(this.o.stepEnv?.(run, step.nodeId) ?? {}),

@@ -6,7 +6,7 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import { runtimeContract } from "../contract.ts";
-import { isTerminal, type WorkloadSpec, type WorkloadStatus } from "../port.ts";
+import { isTerminal, lostBeforeStart, type WorkloadSpec, type WorkloadStatus } from "../port.ts";
 import { LocalProcessRuntime, type LocalProcessRuntimeOptions } from "./local-runtime.ts";
 import { isPidAlive } from "./proc.ts";
 
@@ -260,13 +260,18 @@ describe("LocalProcessRuntime", () => {
       await a.start(sh("mid-launch-live", "sleep 0.6; exit 3"));
       await a.start(sh("mid-launch-ended", "exit 4"));
       await a.start(sh("mid-launch-gone", "sleep 30"));
+      await a.start(sh("mid-launch-unspawned", "echo ran"));
+      await a.start(sh("mid-launch-unspawned-secret", "echo ran", { secretEnv: { K: "v" } }));
       await waitForPhase(a, "mid-launch-live", "Running");
       await waitForEnd(a, "mid-launch-ended");
       await waitForPhase(a, "mid-launch-gone", "Running");
+      await waitForEnd(a, "mid-launch-unspawned");
+      await waitForEnd(a, "mid-launch-unspawned-secret");
       await a.close();
-      // Make state.json look as if the server died right after the spawn, before recording the pid.
+      // Make state.json look as if the server died right after the spawn, before recording the pid...
       let gonePid = 0;
-      for (const id of ["mid-launch-live", "mid-launch-ended", "mid-launch-gone"]) {
+      const unspawned = ["mid-launch-unspawned", "mid-launch-unspawned-secret"];
+      for (const id of ["mid-launch-live", "mid-launch-ended", "mid-launch-gone", ...unspawned]) {
         const state = await readState(rootDir, id);
         if (id === "mid-launch-gone") {
           gonePid = state.process!.pid;
@@ -275,10 +280,16 @@ describe("LocalProcessRuntime", () => {
         const { startedAt: _s, finishedAt: _f, reason: _r, message: _m, exitCode: _e, ...pending } = state.status;
         const { process: _p, ...rest } = state;
         await writeFile(path.join(rootDir, id, "state.json"), JSON.stringify({ ...rest, status: { ...pending, phase: "Pending" } }));
+        // ...or before the spawn, with the log files already open: the supervisor never ran.
+        if (unspawned.includes(id)) for (const f of ["exit.json", "exit.json.tmp"]) fs.rmSync(path.join(rootDir, id, f), { force: true });
       }
       // ...or even before its first state.json write.
       fs.mkdirSync(path.join(rootDir, "mid-mkdir", "work"), { recursive: true });
       fs.mkdirSync(path.join(rootDir, "mid-mkdir", "tmp"));
+      // ...or while writing it: only its temporary file exists.
+      fs.mkdirSync(path.join(rootDir, "mid-state-write", "work"), { recursive: true });
+      fs.mkdirSync(path.join(rootDir, "mid-state-write", "tmp"));
+      fs.writeFileSync(path.join(rootDir, "mid-state-write", "state.json.tmp"), '{"version":1,"se');
       await until("the killed group to die", () => !isPidAlive(gonePid));
 
       const b = runtime(rootDir);
@@ -286,11 +297,18 @@ describe("LocalProcessRuntime", () => {
       expect(recovered.get("mid-launch-live")?.phase).toBe("Running"); // its supervisor was found in /proc
       expect(recovered.get("mid-launch-ended")).toMatchObject({ phase: "Failed", reason: "Error", exitCode: 4 });
       expect(recovered.get("mid-launch-gone")).toMatchObject({ phase: "Lost" }); // may have run: never start it again
+      expect(lostBeforeStart(recovered.get("mid-launch-gone")!)).toBe(false);
+      expect(["Pending", "Running"]).toContain(recovered.get("mid-launch-unspawned")?.phase); // queued (and launched) again
+      expect(lostBeforeStart(recovered.get("mid-launch-unspawned-secret")!)).toBe(true); // its secret values are gone
       expect(recovered.has("mid-mkdir")).toBe(false);
       expect(fs.existsSync(path.join(rootDir, "mid-mkdir"))).toBe(false);
+      expect(recovered.has("mid-state-write")).toBe(false);
+      expect(fs.existsSync(path.join(rootDir, "mid-state-write"))).toBe(false);
       expect(await waitForEnd(b, "mid-launch-live")).toMatchObject({ phase: "Failed", reason: "Error", exitCode: 3 });
       expect((await b.start(sh("mid-mkdir", "echo fresh"))).id).toBe("mid-mkdir");
       expect((await waitForEnd(b, "mid-mkdir")).phase).toBe("Succeeded");
+      expect((await waitForEnd(b, (await b.start(sh("mid-state-write", "echo fresh"))).id)).phase).toBe("Succeeded");
+      expect((await waitForEnd(b, "mid-launch-unspawned")).phase).toBe("Succeeded");
       await b.close();
     }));
 
@@ -360,10 +378,11 @@ describe("LocalProcessRuntime", () => {
       await a.start(sh("q-secret", "echo never", { secretEnv: { K: "v" } }));
       await a.close();
       const b = runtime(rootDir, { maxConcurrent: 1 });
-      const recovered = new Map((await b.recover()).map((s) => [s.id, s.phase]));
-      expect(recovered.get("q-blocker")).toBe("Running");
-      expect(recovered.get("q-plain")).toBe("Pending");
-      expect(recovered.get("q-secret")).toBe("Lost");
+      const recovered = new Map((await b.recover()).map((s) => [s.id, s]));
+      expect(recovered.get("q-blocker")?.phase).toBe("Running");
+      expect(recovered.get("q-plain")?.phase).toBe("Pending");
+      expect(recovered.get("q-secret")?.phase).toBe("Lost");
+      expect(lostBeforeStart(recovered.get("q-secret")!)).toBe(true); // it never ran: may be started again
       expect((await waitForEnd(b, "q-plain")).phase).toBe("Succeeded");
       expect(await stdout(b, "q-plain")).toBe("ran-later\n");
       await b.close();

@@ -6,8 +6,9 @@
  *
  * Hot path (start → exit): a handful of sync syscalls (3 mkdir, 2 open/close, a few stat for the
  * PATH lookup, one /proc read, 3 state.json writes (Pending before the spawn, Running with the
- * pid, the end), one exit record read + rename), one spawn, no helper processes and no polling:
- * the supervisor is our child, and its 'exit' event settles the workload.
+ * pid, the end — once the listeners have seen it), one exit record read + rename), one spawn, no
+ * helper processes and no polling: the supervisor is our child, and its 'exit' event settles the
+ * workload.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -135,6 +136,8 @@ interface Entry {
   killAt?: number;
   pollTimer?: NodeJS.Timeout;
   ending: boolean;
+  /** Its complete exit.json.tmp is still to be renamed to exit.json (with the next state.json write). */
+  exitUnpromoted?: boolean;
 }
 
 interface Outcome {
@@ -174,8 +177,11 @@ function makeStatus(s: WorkloadStatus): WorkloadStatus {
   return Object.freeze(out) as unknown as WorkloadStatus;
 }
 
+const TMP_SUFFIX = ".tmp";
+const STATE_TMP_FILE = STATE_FILE + TMP_SUFFIX;
+
 function writeJsonAtomic(file: string, value: unknown): void {
-  const tmp = `${file}.tmp`;
+  const tmp = file + TMP_SUFFIX;
   fs.writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
   fs.renameSync(tmp, file);
 }
@@ -236,9 +242,10 @@ function resolveExecutable(command: string, pathVar: string | undefined, cwd: st
 /**
  * The exit record of a workload whose supervisor is gone. The supervisor leaves exit.json.tmp for
  * us to rename while we are its parent, or renames it itself once orphaned (supervisor.ts): a
- * complete exit.json.tmp is promoted to exit.json here. Never call this while the supervisor lives.
+ * complete exit.json.tmp is promoted to exit.json here, or, with `promote` false, left for the
+ * caller to promote (`unpromoted`). Never call this while the supervisor lives.
  */
-function readExitRecord(dir: string, withTime: boolean): { record?: ExitRecord; mtime?: string } {
+function readExitRecord(dir: string, withTime: boolean, promote = true): { record?: ExitRecord; mtime?: string; unpromoted?: boolean } {
   const final = path.join(dir, EXIT_FILE);
   for (const file of [path.join(dir, EXIT_TMP_FILE), final]) {
     let text: string;
@@ -249,25 +256,38 @@ function readExitRecord(dir: string, withTime: boolean): { record?: ExitRecord; 
     }
     const record = parseExitRecord(text);
     if (!record) continue; // empty or truncated: the supervisor was killed while writing it
-    let at = file;
-    if (file !== final) {
-      try {
-        fs.renameSync(file, final);
-        at = final;
-      } catch {
-        // read-only or gone: the record we read is still valid
-      }
-    }
+    const tmp = file !== final;
+    const at = tmp && promote && promoteExitRecord(dir) ? final : file;
     const mtime = withTime ? statOrUndefined(at)?.mtime.toISOString() : undefined;
-    return { record, mtime };
+    return { record, mtime, ...(tmp && !promote ? { unpromoted: true } : {}) };
   }
   return {};
 }
 
-/** Remove `dir` if it holds nothing but empty work/ and tmp/ directories; true when removed. */
+/** Renames a complete exit.json.tmp to exit.json; false if it could not (read-only or gone: the record read is still valid). */
+function promoteExitRecord(dir: string): boolean {
+  try {
+    fs.renameSync(path.join(dir, EXIT_TMP_FILE), path.join(dir, EXIT_FILE));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether the supervisor of the workload in `dir` ever ran: it creates exit.json.tmp first thing. */
+function hasExitFile(dir: string): boolean {
+  return statOrUndefined(path.join(dir, EXIT_TMP_FILE)) !== undefined || statOrUndefined(path.join(dir, EXIT_FILE)) !== undefined;
+}
+
+/**
+ * Remove `dir` if it holds nothing but empty work/ and tmp/ directories and, at most, the
+ * temporary file of its first state.json (the server died while writing it: nothing was
+ * launched, which only happens once state.json exists); true when removed.
+ */
 function removeIfUntouched(dir: string): boolean {
   try {
     for (const name of fs.readdirSync(dir)) {
+      if (name === STATE_TMP_FILE) continue;
       if ((name !== WORK_DIR && name !== TMP_DIR) || fs.readdirSync(path.join(dir, name)).length > 0) return false;
     }
     fs.rmSync(dir, { recursive: true });
@@ -298,6 +318,9 @@ export class LocalProcessRuntime implements WorkloadRuntime {
   private readonly entries = new Map<string, Entry>();
   private readonly events = new EventEmitter();
   private queue: Entry[] = [];
+  /** Entries whose state.json is behind, to be written once the current event is handled (persistLater). */
+  private readonly unpersisted = new Set<Entry>();
+  private persistTimer: NodeJS.Immediate | undefined;
   private seq = 0;
   /** Workloads in phase Running (kept up to date by setStatus and recover). */
   private running = 0;
@@ -493,9 +516,12 @@ export class LocalProcessRuntime implements WorkloadRuntime {
     const supervisors = findSessionLeaders(launched.map((e) => supervisorMarker(e.dir)));
     for (const entry of recovered) {
       switch (entry.status.phase) {
-        case "Pending":
-          if (launched.includes(entry)) {
-            this.recoverLaunch(entry, supervisors.get(supervisorMarker(entry.dir)));
+        case "Pending": {
+          const pid = supervisors.get(supervisorMarker(entry.dir));
+          // A supervisor that ever ran left an exit record file (supervisor.ts): without a live one
+          // and without that file, the launch was interrupted before it: nothing ran.
+          if (launched.includes(entry) && (pid !== undefined || hasExitFile(entry.dir))) {
+            this.recoverLaunch(entry, pid);
           } else if (entry.spec.secretEnvKeys?.length) {
             this.finish(entry, {
               phase: "Lost",
@@ -504,6 +530,7 @@ export class LocalProcessRuntime implements WorkloadRuntime {
             });
           } else pending.push(entry);
           break;
+        }
         case "Running":
           if (entry.process && processState(entry.process) === "alive") this.resumeTracking(entry);
           else this.processGone(entry, {});
@@ -537,6 +564,7 @@ export class LocalProcessRuntime implements WorkloadRuntime {
 
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
+    this.persistPending();
     this.closed = true;
     for (const entry of this.entries.values()) {
       this.clearTimers(entry);
@@ -626,7 +654,12 @@ export class LocalProcessRuntime implements WorkloadRuntime {
   }
 
   private persist(entry: Entry): void {
+    this.unpersisted.delete(entry);
     if (this.closed) return;
+    if (entry.exitUnpromoted) {
+      promoteExitRecord(entry.dir);
+      entry.exitUnpromoted = false;
+    }
     const state: StateFile = {
       version: 1,
       seq: entry.seq,
@@ -643,11 +676,28 @@ export class LocalProcessRuntime implements WorkloadRuntime {
     }
   }
 
+  /**
+   * Writes state.json after the listeners have reacted to the change (setImmediate), for a change
+   * a restarted server re-derives anyway: this write is then off the path from one workload's
+   * end to the start of the next.
+   */
+  private persistLater(entry: Entry): void {
+    this.unpersisted.add(entry);
+    this.persistTimer ??= setImmediate(() => this.persistPending());
+  }
+
+  private persistPending(): void {
+    if (this.persistTimer) clearImmediate(this.persistTimer);
+    this.persistTimer = undefined;
+    for (const entry of this.unpersisted) if (this.entries.get(entry.id) === entry) this.persist(entry);
+    this.unpersisted.clear();
+  }
+
   private emit(entry: Entry): void {
     this.events.emit("change", entry.status);
   }
 
-  private setStatus(entry: Entry, patch: Partial<WorkloadStatus>): void {
+  private setStatus(entry: Entry, patch: Partial<WorkloadStatus>, write: "now" | "later" = "now"): void {
     const from = entry.status.phase;
     const next = makeStatus({ ...entry.status, ...patch });
     if (next.phase !== from && !canTransition(from, next.phase)) {
@@ -657,7 +707,8 @@ export class LocalProcessRuntime implements WorkloadRuntime {
     if (from === "Running" && next.phase !== "Running") this.running--;
     if (from !== "Running" && next.phase === "Running") this.running++;
     entry.status = next;
-    this.persist(entry);
+    if (write === "now") this.persist(entry);
+    else this.persistLater(entry);
     this.emit(entry);
   }
 
@@ -882,14 +933,17 @@ export class LocalProcessRuntime implements WorkloadRuntime {
       else signalGroup(entry.process, "SIGKILL");
     }
     if (entry.cgroups) signalPids(cgroupPids(entry.cgroups), "SIGKILL");
-    const { record, mtime } = readExitRecord(entry.dir, !wasParent);
+    // Seen live, the end is settled at once, and its records are written once the listeners have
+    // reacted to it: a restarted server would settle it again from the exit record (or its absence).
+    const { record, mtime, unpromoted } = readExitRecord(entry.dir, !wasParent, !wasParent);
+    entry.exitUnpromoted = unpromoted;
     const oom = entry.cgroups ? oomKillCount(entry.cgroups) > 0 : false;
     const outcome = this.classify(entry, record ? decodeExitRecord(record) : undefined, oom, info);
     if (entry.cgroups) void this.dropCgroups(entry.cgroups);
     // After a restart, the exit record's time is when it really ended (never before startedAt).
     const startedAt = entry.status.startedAt;
     const finishedAt = mtime !== undefined && startedAt !== undefined && mtime < startedAt ? startedAt : mtime;
-    this.finish(entry, finishedAt !== undefined && record ? { ...outcome, finishedAt } : outcome);
+    this.finish(entry, finishedAt !== undefined && record ? { ...outcome, finishedAt } : outcome, wasParent ? "later" : "now");
   }
 
   private classify(entry: Entry, exit: DecodedExit | undefined, oom: boolean, info: GoneInfo): Outcome {
@@ -922,10 +976,10 @@ export class LocalProcessRuntime implements WorkloadRuntime {
     return { phase: "Failed", reason: "Error", message: `exited with code ${exitCode ?? "unknown"}`, exitCode };
   }
 
-  private finish(entry: Entry, outcome: Outcome): void {
+  private finish(entry: Entry, outcome: Outcome, write: "now" | "later" = "now"): void {
     this.clearTimers(entry);
     this.log.info({ workload: entry.id, phase: outcome.phase, reason: outcome.reason, exitCode: outcome.exitCode }, "workload ended");
-    this.setStatus(entry, { ...outcome, finishedAt: outcome.finishedAt ?? nowIso() });
+    this.setStatus(entry, { ...outcome, finishedAt: outcome.finishedAt ?? nowIso() }, write);
     this.schedule();
   }
 

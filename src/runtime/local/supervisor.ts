@@ -9,13 +9,15 @@
  * 1. `trap : HUP INT QUIT PIPE ALRM TERM USR1 USR2`: a *handler* (not "ignore"), so the supervisor
  *    outlives a SIGTERM sent to the whole group, while its children start with default
  *    dispositions (caught signals are reset on fork/exec; ignored ones would be inherited).
+ *    Then it creates exit.json.tmp, empty: after a crash of the server in the middle of a launch,
+ *    a workload whose supervisor is gone and left no such file never ran anything.
  * 2. A foreground subshell moves fd 3 to fd 2 (so the shell's own "Killed"-style job messages
  *    go to /dev/null, not into the workload's log), exits 143 if the `stop` marker exists (see
  *    below), joins the workload's cgroups (`echo 0 > cgroup.procs` moves the writer itself),
  *    applies `ulimit -v` when RLIMIT_AS is the memory fallback, and execs the command. Foreground, not `cmd &` + `wait`: background jobs of a
  *    non-interactive shell get SIGINT/SIGQUIT ignored for good, and a trapped signal would
  *    interrupt `wait`; a foreground wait only returns when the child has ended.
- * 3. It writes `{"status":$?}` to exit.json.tmp (`$?`: the exit code, or 128+n after signal n).
+ * 3. It writes `{"status":$?}` into exit.json.tmp (`$?`: the exit code, or 128+n after signal n).
  *    exit.json only ever appears by an atomic rename of that complete file: done by the server on
  *    the supervisor's 'exit' event while the server is its parent, or, when the supervisor finds it
  *    has been orphaned (its parent pid, read with the `read` builtin from /proc/$$/stat, is no longer
@@ -73,6 +75,7 @@ export function supervisorScript(plan: SupervisorPlan): string {
   const final = shQuote(path.join(plan.dir, EXIT_FILE));
   return [
     "trap : HUP INT QUIT PIPE ALRM TERM USR1 USR2",
+    `: >${tmp} || exit`,
     `(${setup.join("; ")}; exec "$@")`,
     `printf '{"status":%d}\\n' $? >${tmp} || exit`,
     `read -r _ _ _ p _ </proc/$$/stat; [ "$p" = "$PPID" ] || exec ${shQuote(plan.mvPath)} -f ${tmp} ${final}`,
