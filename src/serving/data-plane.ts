@@ -120,8 +120,10 @@ function readBody(r: Request, limit: number): Promise<Buffer | undefined> {
     });
     r.req.on("end", () => resolve(chunks.length === 1 ? chunks[0] : chunks.length ? Buffer.concat(chunks, size) : undefined));
     r.req.on("error", reject);
-    // A client that goes away mid-body: settle (rejecting after "end" is a no-op).
-    r.req.on("close", () => reject(new ServingError(400, "the request body is incomplete: the client closed the connection")));
+    // A client that goes away mid-body: settle.
+    r.req.on("close", () => {
+      if (!r.req.complete) reject(new ServingError(400, "the request body is incomplete: the client closed the connection"));
+    });
   });
 }
 
