@@ -19,7 +19,7 @@
  * on a saturated machine, CPU is what bounds a fan-out.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -28,6 +28,7 @@ import { ForjaClient } from "../src/client/client.ts";
 import type { PipelineRunStatus } from "../src/pipelines/kinds.ts";
 import { loadServerConfig } from "../src/platform/config.ts";
 import { createPlatform } from "../src/server/platform.ts";
+import { measure, type Sample } from "./measure.ts";
 
 const { values } = parseArgs({
   options: {
@@ -42,37 +43,6 @@ const FANOUT = Number(values.fanout);
 const ROUNDS = Number(values.rounds);
 const CORES = availableParallelism();
 const STEP: string[] = values.step === "true" ? ["/bin/true"] : [process.execPath, "-e", "0"];
-const TICK_MS = 10; // USER_HZ = 100 on Linux
-
-interface Sample {
-  wallMs: number;
-  /** CPU time of this process. */
-  cpuMs: number;
-  /** CPU time of the children this process reaped (and of their reaped descendants). */
-  childCpuMs: number;
-}
-
-/** cutime + cstime of /proc/self/stat in ms; NaN where /proc is missing. */
-function childCpuMs(): number {
-  try {
-    const stat = readFileSync("/proc/self/stat", "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[13]) + Number(fields[14])) * TICK_MS;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-async function measure(fn: () => Promise<unknown>): Promise<Sample> {
-  const cpu0 = process.cpuUsage();
-  const child0 = childCpuMs();
-  const t0 = performance.now();
-  await fn();
-  const wallMs = performance.now() - t0;
-  const cpu = process.cpuUsage(cpu0);
-  return { wallMs, cpuMs: (cpu.user + cpu.system) / 1000, childCpuMs: childCpuMs() - child0 };
-}
-
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);

@@ -17,45 +17,16 @@
  * bounds a fan-out.
  */
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { isTerminal, type WorkloadSpec, type WorkloadStatus } from "../src/runtime/port.ts";
 import { LocalProcessRuntime } from "../src/runtime/local/local-runtime.ts";
+import { measure, type Sample } from "./measure.ts";
 
 const N = Number(process.argv[2] ?? 200);
 const ROUNDS = Number(process.argv[3] ?? 3);
 const WARMUP = 10;
-
-interface Sample {
-  wallMs: number;
-  cpuMs: number;
-  childCpuMs: number;
-}
-
-const TICK_MS = 10; // USER_HZ = 100 on Linux
-
-/** CPU time of the reaped children of this process (ms), NaN where /proc is missing. */
-function childCpuMs(): number {
-  try {
-    const stat = readFileSync("/proc/self/stat", "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[13]) + Number(fields[14])) * TICK_MS; // cutime, cstime (fields 16 and 17)
-  } catch {
-    return Number.NaN;
-  }
-}
-
-async function measure(fn: () => Promise<unknown>): Promise<Sample> {
-  const cpu0 = process.cpuUsage();
-  const child0 = childCpuMs();
-  const t0 = performance.now();
-  await fn();
-  const wallMs = performance.now() - t0;
-  const cpu = process.cpuUsage(cpu0);
-  return { wallMs, cpuMs: (cpu.user + cpu.system) / 1000, childCpuMs: childCpuMs() - child0 };
-}
 
 function add(into: Sample, s: Sample): void {
   into.wallMs += s.wallMs;
