@@ -3,8 +3,8 @@
  * is not explicitly public, JSON and YAML bodies, and an OpenAPI document generated from
  * the route schemas (which are the same TypeBox schemas the services validate with).
  */
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import swagger from "@fastify/swagger";
 import { parseAllDocuments } from "yaml";
 import type { Logger } from "pino";
@@ -36,17 +36,19 @@ export type RouteModule = (app: FastifyInstance) => void | Promise<void>;
 export type RawHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 /**
- * A URL prefix served by a plain node:http handler ahead of Fastify, on the same listener. Only
- * for a latency-critical path that does its own authentication, parsing and error bodies (the
- * inference data plane, ADR 0011); everything else goes through Fastify.
+ * Requests served by a plain node:http handler ahead of Fastify, on the same listener. Only for
+ * a latency-critical path that does its own authentication, parsing and error bodies (the
+ * inference data plane and the MLflow logging calls, ADR 0011); everything else goes through
+ * Fastify.
  */
 export interface RawMount {
-  readonly prefix: string;
+  /** Whether this mount serves the request (called for every request: keep it cheap). */
+  readonly matches: (method: string, url: string) => boolean;
   readonly handle: RawHandler;
 }
 
 /** Parses `Authorization: Bearer <token>` or `Basic base64(user:token)` (for MLflow clients). */
-export async function authenticate(req: FastifyRequest, tokens: TokenService): Promise<Principal> {
+export async function authenticate(req: { readonly headers: IncomingHttpHeaders }, tokens: TokenService): Promise<Principal> {
   const header = req.headers.authorization;
   if (!header) throw new UnauthenticatedError("missing Authorization header: send 'Authorization: Bearer <token>'");
   const [scheme = "", value = ""] = header.split(/\s+/, 2);
@@ -97,7 +99,8 @@ export async function buildHttpApp(options: HttpOptions, modules: readonly Route
     serverFactory: (fastifyHandler) => {
       const server = createServer((req, res) => {
         const url = req.url ?? "";
-        for (const m of raw) if (url.startsWith(m.prefix)) return m.handle(req, res);
+        const method = req.method ?? "GET";
+        for (const m of raw) if (m.matches(method, url)) return m.handle(req, res);
         fastifyHandler(req, res);
       });
       // Fastify's defaults for the server it would have created itself.

@@ -5,7 +5,9 @@
  */
 export { MLFLOW_STATUS, MlflowError, toMlflowError } from "./errors.ts";
 export type { MlflowErrorBody, MlflowErrorCode } from "./errors.ts";
-export { DEFAULT_PROJECT, RawJson, mlflowPrefixes, mlflowRoutes, resolveProject } from "./routes.ts";
+export { DEFAULT_PROJECT, RawJson, mlflowBodyLimit, mlflowPrefixes, mlflowRoutes, resolveProject } from "./routes.ts";
+export { mlflowRawMount } from "./raw.ts";
+export type { RawMlflowEndpoint } from "./raw.ts";
 export type { MlflowCall, MlflowEndpoint, MlflowHandler, MlflowMethod } from "./routes.ts";
 export {
   encodeDouble,

@@ -63,7 +63,7 @@ export interface MlflowEndpoint {
 }
 
 export const DEFAULT_PROJECT = "default";
-const PROJECT_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+export const PROJECT_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /** The project a request is about: the `{project}` of a scoped URI, else "default". */
 export function resolveProject(req: FastifyRequest): { project: string; scoped: boolean } {
@@ -73,6 +73,11 @@ export function resolveProject(req: FastifyRequest): { project: string; scoped: 
   return { project: p, scoped: true };
 }
 
+/** The body limit of MLflow JSON endpoints: the platform's, but at least JSON_BODY_LIMIT. */
+export function mlflowBodyLimit(ctx: PlatformContext): number {
+  return Math.max(ctx.config.bodyLimitBytes, JSON_BODY_LIMIT);
+}
+
 /** Every prefix an MLflow API version is served under. */
 export function mlflowPrefixes(version: "2.0" | "3.0"): string[] {
   return [`/api/${version}`, `/ajax-api/${version}`, `/projects/:forjaProject/api/${version}`, `/projects/:forjaProject/ajax-api/${version}`];
@@ -80,11 +85,15 @@ export function mlflowPrefixes(version: "2.0" | "3.0"): string[] {
 
 /** JSON bodies up to this size (log-inputs may carry large dataset profiles). */
 const JSON_BODY_LIMIT = 32 * 1024 * 1024;
-const JSON_ONLY = "Bad Request. Content-Type must be one of ['application/json']";
+export const JSON_ONLY = "Bad Request. Content-Type must be one of ['application/json']";
+
+/** True for `application/json` with or without parameters. */
+export function isJsonContentType(ct: string | undefined): boolean {
+  return typeof ct === "string" && /^application\/json\s*(;|$)/i.test(ct.trim());
+}
 
 function isJson(req: FastifyRequest): boolean {
-  const ct = req.headers["content-type"];
-  return typeof ct === "string" && /^application\/json\s*(;|$)/i.test(ct.trim());
+  return isJsonContentType(req.headers["content-type"]);
 }
 
 function sendMlflowError(err: unknown, req: FastifyRequest, reply: FastifyReply, bodyLimit: number): FastifyReply {
@@ -167,7 +176,7 @@ async function registerNotFound(app: FastifyInstance, bodyLimit: number): Promis
  * (tracking, registry, ...); the 404 handlers of the prefixes are installed once.
  */
 export function mlflowRoutes(ctx: PlatformContext, endpoints: readonly MlflowEndpoint[]): RouteModule {
-  const bodyLimit = Math.max(ctx.config.bodyLimitBytes, JSON_BODY_LIMIT);
+  const bodyLimit = mlflowBodyLimit(ctx);
   return async (app) => {
     await registerNotFound(app, bodyLimit);
     for (const version of ["2.0", "3.0"] as const) {

@@ -81,7 +81,7 @@ export interface FeatureModule {
   readonly migrations?: NamedMigrations;
   controllers?(ctx: PlatformContext): Controller[];
   routes?(ctx: PlatformContext): RouteModule;
-  /** A URL prefix served by plain node:http ahead of Fastify (the inference data plane only, ADR 0011). */
+  /** Requests served by plain node:http ahead of Fastify (latency-critical paths only, ADR 0011). */
   rawRoutes?(ctx: PlatformContext): RawMount;
   /** Called after the server listens. */
   start?(ctx: PlatformContext): Promise<void>;

@@ -52,7 +52,7 @@ export function servingFeature(options: ServingOptions = {}): FeatureModule {
     },
     rawRoutes(ctx) {
       const s = get(ctx);
-      return { prefix: DATA_PLANE_PREFIX, handle: createDataPlane({ ctx, engine: s.engine, auth: s.auth }) };
+      return { matches: (_method, url) => url.startsWith(DATA_PLANE_PREFIX), handle: createDataPlane({ ctx, engine: s.engine, auth: s.auth }) };
     },
   };
 }

@@ -3,7 +3,7 @@ import { TrackingAccess } from "../mlflow/index.ts";
 import type { FeatureModule, PlatformContext } from "../server/feature.ts";
 import { ArtifactService } from "./artifacts.ts";
 import { trackingMigrations } from "./migrations.ts";
-import { trackingMlflowRoutes } from "./mlflow-routes.ts";
+import { trackingMlflowLogging, trackingMlflowRoutes } from "./mlflow-routes.ts";
 import { trackingNativeRoutes } from "./native-routes.ts";
 import { TrackingService } from "./service.ts";
 import { TrackingStore } from "./store.ts";
@@ -46,6 +46,9 @@ export function trackingFeature(): FeatureModule {
         await mlflow(app);
         native(app);
       };
+    },
+    rawRoutes(ctx) {
+      return trackingMlflowLogging(ctx, get(ctx).service);
     },
   };
 }

@@ -1,10 +1,24 @@
 /** The MLflow tracking and mlflow-artifacts endpoints, mounted with the shared wire layer. */
-import { MlflowError, mlflowRoutes, type MlflowCall, type MlflowEndpoint } from "../mlflow/index.ts";
-import type { RouteModule } from "../http/app.ts";
+import { MlflowError, mlflowBodyLimit, mlflowRawMount, mlflowRoutes, type MlflowCall, type MlflowEndpoint } from "../mlflow/index.ts";
+import type { RawMount, RouteModule } from "../http/app.ts";
 import type { PlatformContext } from "../server/feature.ts";
 import type { ArtifactService } from "./artifacts.ts";
 import type { TrackingService } from "./service.ts";
 
+/**
+ * The calls a training loop makes per step, served from node:http ahead of Fastify (ADR 0011):
+ * log-batch, log-metric, log-parameter, set-tag. They are not in `trackingMlflowRoutes`.
+ */
+export function trackingMlflowLogging(ctx: PlatformContext, svc: TrackingService): RawMount {
+  return mlflowRawMount({ tokens: ctx.tokens, logger: ctx.logger, bodyLimit: mlflowBodyLimit(ctx) }, [
+    { path: "mlflow/runs/log-batch", handler: (c, input) => svc.logBatch(c, input) },
+    { path: "mlflow/runs/log-metric", handler: (c, input) => svc.logMetric(c, input) },
+    { path: "mlflow/runs/log-parameter", handler: (c, input) => svc.logParam(c, input) },
+    { path: "mlflow/runs/set-tag", handler: (c, input) => svc.setTag(c, input) },
+  ]);
+}
+
+/** Every other MLflow tracking endpoint and the mlflow-artifacts endpoints, mounted through Fastify. */
 export function trackingMlflowRoutes(ctx: PlatformContext, svc: TrackingService, artifacts: ArtifactService): RouteModule {
   const ep = (method: MlflowEndpoint["method"], path: string, handler: (c: MlflowCall) => Promise<object | undefined | void>): MlflowEndpoint => ({
     method,
@@ -30,11 +44,7 @@ export function trackingMlflowRoutes(ctx: PlatformContext, svc: TrackingService,
     ep("POST", "runs/update", (c) => svc.updateRun(c, c.input)),
     ep("POST", "runs/delete", (c) => svc.deleteRun(c, c.input)),
     ep("POST", "runs/restore", (c) => svc.restoreRun(c, c.input)),
-    ep("POST", "runs/log-metric", (c) => svc.logMetric(c, c.input)),
-    ep("POST", "runs/log-parameter", (c) => svc.logParam(c, c.input)),
-    ep("POST", "runs/set-tag", (c) => svc.setTag(c, c.input)),
     ep("POST", "runs/delete-tag", (c) => svc.deleteTag(c, c.input)),
-    ep("POST", "runs/log-batch", (c) => svc.logBatch(c, c.input)),
     ep("POST", "runs/log-inputs", (c) => svc.logInputs(c, c.input)),
     ep("POST", "runs/outputs", (c) => svc.logOutputs(c, c.input)),
     ep("POST", "runs/log-model", (c) => svc.logModel(c, c.input)),

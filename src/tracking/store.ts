@@ -9,6 +9,7 @@ import { sql } from "kysely";
 import { MlflowError, experimentArtifactLocation, nextExperimentId, type ExperimentRow, type RunRow } from "../mlflow/index.ts";
 import type { Logger } from "pino";
 import type { Database, Db, NativeStatements, Tx } from "../store/database.ts";
+import { TableStatistics } from "../store/statistics.ts";
 import { generateRunName } from "./names.ts";
 import { chunkBatches, encodeBatch, historyOf, type ChunkRow, type LatestRow, type MetricPoint, type StagedBatch, type StoredMetric } from "./metric-chunks.ts";
 import { searchRunRows, type RunSearchQuery } from "./search-sql.ts";
@@ -115,11 +116,16 @@ function isUniqueViolation(e: unknown): boolean {
 }
 
 export class TrackingStore {
+  /** Planner statistics of the tables runs/search reads, kept fresh as they grow (PostgreSQL). */
+  private readonly statistics: TableStatistics;
+
   constructor(
     readonly database: Database,
-    /** Reports failures of background work (flushes of staged metrics). */
+    /** Reports failures of background work (flushes of staged metrics, ANALYZE). */
     private readonly logger?: Pick<Logger, "warn">,
-  ) {}
+  ) {
+    this.statistics = new TableStatistics(database, ["tracking_runs", "tracking_tags", "tracking_params", "tracking_latest_metrics"], logger);
+  }
 
   get db() {
     return this.database.db;
@@ -282,6 +288,8 @@ export class TrackingStore {
         .values([...tags].map(([key, value]) => ({ run_id: runId, key, value })))
         .execute();
     });
+    this.statistics.wrote("tracking_runs", 1);
+    this.statistics.wrote("tracking_tags", tags.size);
     return row;
   }
 
@@ -391,6 +399,8 @@ export class TrackingStore {
       }
       if (batch !== undefined) await tx.insertInto("tracking_metric_batches").values({ run_id: runId, ...batch }).execute();
     });
+    this.statistics.wrote("tracking_params", params.length);
+    this.statistics.wrote("tracking_tags", tags.length);
   }
 
   /** logParamsAndTags on SQLite: the same writes as prepared statements in one synchronous transaction. */
@@ -503,6 +513,7 @@ export class TrackingStore {
       if (rows.length === 0) return false;
       const { chunks, latest } = chunkBatches(rows);
       await this.writeChunks(tx, chunks, latest);
+      this.statistics.wrote("tracking_latest_metrics", latest.length);
       return true;
     });
   }
