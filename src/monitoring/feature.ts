@@ -46,6 +46,7 @@ class MonitoringConfigController implements Controller {
       enabled: spec?.enabled ?? DEFAULT_MONITORING.enabled,
       sampleRate: spec?.sampleRate ?? DEFAULT_MONITORING.sampleRate,
       maxRows: spec?.maxRows ?? DEFAULT_MONITORING.maxRows,
+      maxRowsPerSecond: spec?.maxRowsPerSecond ?? DEFAULT_MONITORING.maxRowsPerSecond,
     });
     await this.m.payloads.rotate(ref.project, ref.name);
   }

@@ -1,6 +1,7 @@
 /**
  * Payload logging: the serving data plane calls `record` (through ctx.hooks.inferenceServed)
- * after each successful request. It samples (spec.monitoring.sampleRate), turns the request
+ * after each successful request. It samples (spec.monitoring.sampleRate, then at most
+ * spec.monitoring.maxRowsPerSecond rows per deployment and second), turns the request
  * into rows (one per input row: the inputs' values and the label) and pushes them into a
  * bounded in-memory buffer — nothing on the request path waits for the store. A timer flushes
  * the buffer in short write transactions and rotates each deployment's log to its maxRows
@@ -17,9 +18,21 @@ export interface MonitoringConfig {
   readonly enabled: boolean;
   readonly sampleRate: number;
   readonly maxRows: number;
+  /**
+   * Rows logged per second at most (per deployment; later requests of the second are sampled
+   * out). Under heavy traffic a log rotated to maxRows would otherwise only ever hold the last
+   * second or two, at the cost of a store write per request.
+   */
+  readonly maxRowsPerSecond: number;
 }
 
-export const DEFAULT_MONITORING: MonitoringConfig = { enabled: true, sampleRate: 1, maxRows: 10_000 };
+export const DEFAULT_MONITORING: MonitoringConfig = { enabled: true, sampleRate: 1, maxRows: 10_000, maxRowsPerSecond: 1000 };
+
+/** Rows a deployment logged in the current one-second window. */
+interface Window {
+  start: number;
+  rows: number;
+}
 
 export interface PayloadLogOptions {
   /** Rows the buffer holds before it drops (default 10,000). */
@@ -76,6 +89,7 @@ function rowOf(t: TensorLike, width: number, i: number): (number | string | bool
 export class PayloadLog {
   private buffer: Entry[] = [];
   private readonly configs = new Map<string, MonitoringConfig>();
+  private readonly windows = new Map<string, Window>();
   private readonly stats = new Map<string, { dropped: number; written: number }>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
@@ -126,6 +140,7 @@ export class PayloadLog {
   setConfig(project: string, deployment: string, config: MonitoringConfig | undefined): void {
     if (config) this.configs.set(key(project, deployment), config);
     else this.configs.delete(key(project, deployment));
+    this.windows.delete(key(project, deployment));
   }
 
   config(project: string, deployment: string): MonitoringConfig {
@@ -148,14 +163,21 @@ export class PayloadLog {
   /** The hook: cheap, synchronous, never throws. */
   record(e: InferenceEvent): void {
     try {
-      const cfg = this.config(e.project, e.deployment);
+      const k = key(e.project, e.deployment);
+      const cfg = this.configs.get(k) ?? DEFAULT_MONITORING;
       if (!cfg.enabled || cfg.sampleRate <= 0) return;
       if (cfg.sampleRate < 1 && Math.random() >= cfg.sampleRate) return;
+      const ts = Date.now();
+      let w = this.windows.get(k);
+      if (!w) this.windows.set(k, (w = { start: ts, rows: 0 }));
+      else if (ts - w.start >= 1000) [w.start, w.rows] = [ts, 0];
+      if (w.rows >= cfg.maxRowsPerSecond) return;
       const names = Object.keys(e.inputs);
       const first = e.inputs[names[0] ?? ""];
       if (!first) return;
       const batch = first.dims.length > 0 ? (first.dims[0] ?? 1) : 1;
-      const rows = Math.min(batch, this.maxRowsPerRequest);
+      const rows = Math.min(batch, this.maxRowsPerRequest, cfg.maxRowsPerSecond - w.rows);
+      w.rows += rows;
       const free = this.bufferRows - this.buffer.length;
       if (free < rows) {
         const dropped = rows - Math.max(0, free);
@@ -170,7 +192,6 @@ export class PayloadLog {
       });
       // The label: the first output with one value per row.
       const label = Object.values(e.outputs).find((t) => t.dims.length === 1 && t.dims[0] === batch);
-      const ts = Date.now();
       for (let i = 0; i < take; i++) {
         const inputs: Record<string, unknown> = {};
         names.forEach((n, j) => {
@@ -260,6 +281,7 @@ export class PayloadLog {
   /** Forgets a deleted deployment's log. */
   async purge(project: string, deployment: string): Promise<void> {
     this.configs.delete(key(project, deployment));
+    this.windows.delete(key(project, deployment));
     this.buffer = this.buffer.filter((e) => e.project !== project || e.deployment !== deployment);
     await this.database.db.deleteFrom("monitoring_payloads").where("project", "=", project).where("deployment", "=", deployment).execute();
   }

@@ -144,7 +144,7 @@ describe("drift through the API", () => {
 describe("payload log bounds", () => {
   it("keeps at most maxRows under concurrent load, oldest deleted; sampleRate 0 logs nothing", async () => {
     const version = await publishWithReference("iris-small", rows(100, 5));
-    await deploy(s, { name: "iris-small", spec: { model: { name: "iris-small", alias: "champion" }, monitoring: { maxRows: 100 } } });
+    await deploy(s, { name: "iris-small", spec: { model: { name: "iris-small", alias: "champion" }, monitoring: { maxRows: 100, maxRowsPerSecond: 100_000 } } });
     await waitFor(s, "iris-small", readyWith(version));
     const data = rows(10, 6);
     const users = 8;
@@ -155,7 +155,7 @@ describe("payload log bounds", () => {
     expect(log.items).toHaveLength(100);
     expect(log.written).toBe(users * perUser * 10);
     expect(log.dropped).toBe(0);
-    expect(log.config).toEqual({ enabled: true, sampleRate: 1, maxRows: 100 });
+    expect(log.config).toEqual({ enabled: true, sampleRate: 1, maxRows: 100, maxRowsPerSecond: 100_000 });
     // Newest first, and the oldest ids are gone.
     const ids = (log.items as { id: number }[]).map((i) => i.id);
     expect(ids).toEqual([...ids].sort((a: number, b: number) => b - a));

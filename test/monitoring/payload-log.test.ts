@@ -1,7 +1,7 @@
 /** The payload log's buffer: bounded, drops and counts when full, flushes in batches, rotates to maxRows. */
 import { pino } from "pino";
 import { Registry } from "prom-client";
-import { afterEach, expect, it } from "vitest";
+import { afterEach, expect, it, vi } from "vitest";
 import { monitoringMigrations } from "../../src/monitoring/migrations.ts";
 import { PayloadLog } from "../../src/monitoring/payload-log.ts";
 import type { InferenceEvent } from "../../src/server/feature.ts";
@@ -46,7 +46,7 @@ it("a full buffer drops rows and counts them; nothing blocks; flush writes what 
 
 it("stays bounded under sustained load: at most maxRows stored, oldest deleted, buffer never above its size", async () => {
   const { log, db: d } = await setup({ bufferRows: 500, flushMs: 5, maxRowsPerRequest: 4 });
-  log.setConfig("p", "d", { enabled: true, sampleRate: 1, maxRows: 200 });
+  log.setConfig("p", "d", { enabled: true, sampleRate: 1, maxRows: 200, maxRowsPerSecond: 1_000_000 });
   log.start();
   let maxBuffered = 0;
   const until = Date.now() + 400;
@@ -67,8 +67,8 @@ it("stays bounded under sustained load: at most maxRows stored, oldest deleted, 
 
 it("sampleRate and enabled are honoured; a deployment's purge removes its rows", async () => {
   const { log, db: d } = await setup({ flushMs: 60_000 });
-  log.setConfig("p", "off", { enabled: false, sampleRate: 1, maxRows: 100 });
-  log.setConfig("p", "half", { enabled: true, sampleRate: 0.5, maxRows: 10_000 });
+  log.setConfig("p", "off", { enabled: false, sampleRate: 1, maxRows: 100, maxRowsPerSecond: 1000 });
+  log.setConfig("p", "half", { enabled: true, sampleRate: 0.5, maxRows: 10_000, maxRowsPerSecond: 1_000_000 });
   for (let i = 0; i < 2000; i++) {
     log.record(event(1, "off"));
     log.record(event(1, "half"));
@@ -80,4 +80,29 @@ it("sampleRate and enabled are honoured; a deployment's purge removes its rows",
   expect(half).toBeLessThan(1200);
   await log.purge("p", "half");
   expect(await count(d)).toBe(0);
+});
+
+it("logs at most maxRowsPerSecond rows per deployment and second; the rest are sampled out, not dropped", async () => {
+  vi.useFakeTimers({ toFake: ["Date"] });
+  try {
+    const { log } = await setup({ flushMs: 60_000, maxRowsPerRequest: 10 });
+    log.setConfig("p", "capped", { enabled: true, sampleRate: 1, maxRows: 10_000, maxRowsPerSecond: 25 });
+    vi.setSystemTime(1_000_000);
+    for (let i = 0; i < 100; i++) log.record(event(1, "capped"));
+    log.record(event(1, "d")); // the default (1,000 rows/s) of another deployment is its own
+    expect(log.statsOf("p", "capped")).toEqual({ dropped: 0, written: 0, buffered: 25 });
+    expect(log.statsOf("p", "d").buffered).toBe(1);
+    vi.setSystemTime(1_000_999);
+    log.record(event(1, "capped"));
+    expect(log.statsOf("p", "capped").buffered).toBe(25);
+    // The next second: a batch of 4 rows, then one that only fits partly (10 rows, cut at 25).
+    vi.setSystemTime(1_001_000);
+    log.record(event(4, "capped"));
+    for (let i = 0; i < 3; i++) log.record(event(10, "capped"));
+    expect(log.statsOf("p", "capped").buffered).toBe(50);
+    await log.flush();
+    expect(log.statsOf("p", "capped")).toEqual({ dropped: 0, written: 50, buffered: 0 });
+  } finally {
+    vi.useRealTimers();
+  }
 });
