@@ -39,14 +39,22 @@ const SUFFIXES: Readonly<Record<MetricType, readonly string[]>> = {
   untyped: [],
 };
 
+/**
+ * A sample value. Like Prometheus's own parser (Go's ParseFloat), the special values are
+ * case-insensitive: prom-client writes NaN as "Nan" (e.g. the event-loop lag gauges of a scrape
+ * that follows the previous one before any lag was sampled).
+ */
 function parseValue(s: string, line: number): number {
-  switch (s) {
-    case "+Inf":
-    case "Inf":
+  switch (s.toLowerCase()) {
+    case "+inf":
+    case "inf":
+    case "+infinity":
+    case "infinity":
       return Infinity;
-    case "-Inf":
+    case "-inf":
+    case "-infinity":
       return -Infinity;
-    case "NaN":
+    case "nan":
       return NaN;
   }
   if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(s)) throw new MetricsParseError(line, `"${s}" is not a number`);

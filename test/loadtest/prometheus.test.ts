@@ -21,6 +21,8 @@ forja_inference_request_duration_seconds_count{project="default",deployment="iri
 forja_inference_in_flight_requests{project="default",deployment="iris"} 2
 weird_untyped 1.5e-3
 nan_metric NaN
+prom_client_nan Nan
+lower_inf -inf
 `;
 
 describe("parsePrometheusText", () => {
@@ -46,6 +48,9 @@ describe("parsePrometheusText", () => {
     expect(f.get("forja_inference_in_flight_requests")!.type).toBe("untyped");
     expect(f.get("weird_untyped")!.samples[0]!.value).toBe(0.0015);
     expect(Number.isNaN(f.get("nan_metric")!.samples[0]!.value)).toBe(true);
+    // Special values are case-insensitive, as in Prometheus; prom-client writes NaN as "Nan".
+    expect(Number.isNaN(f.get("prom_client_nan")!.samples[0]!.value)).toBe(true);
+    expect(f.get("lower_inf")!.samples[0]!.value).toBe(-Infinity);
   });
 
   it("rejects malformed lines with the line number", () => {
