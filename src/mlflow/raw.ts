@@ -15,6 +15,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import type { RawMount } from "../http/app.ts";
 import { authenticate } from "../http/app.ts";
+import { readLimitedBody, type BodyErrors } from "../http/body.ts";
 import type { TokenService } from "../auth/tokens.ts";
 import type { CallScope } from "./access.ts";
 import { MlflowError, toMlflowError } from "./errors.ts";
@@ -82,40 +83,23 @@ export function mlflowRawMount(deps: RawMlflowDeps, endpoints: readonly RawMlflo
     send(res, status, JSON.stringify(body), status === 413);
   };
 
-  const readJson = (req: IncomingMessage): Promise<MlflowInput> => {
-    const limit = deps.bodyLimit;
-    const tooLarge = () => Object.assign(new Error("too large"), { code: "FST_ERR_CTP_BODY_TOO_LARGE", statusCode: 413 });
-    if (Number(req.headers["content-length"]) > limit) return Promise.reject(tooLarge());
-    return new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      req.on("data", (c: Buffer) => {
-        size += c.length;
-        if (size > limit) {
-          req.removeAllListeners("data");
-          req.pause();
-          reject(tooLarge());
-          return;
-        }
-        chunks.push(c);
-      });
-      req.on("error", reject);
-      req.on("close", () => {
-        if (!req.complete) reject(MlflowError.invalid("Bad Request: the request body is incomplete (the client closed the connection)"));
-      });
-      req.on("end", () => {
-        const text = (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size)).toString("utf8");
-        if (text.trim() === "") return resolve({});
-        let body: unknown;
-        try {
-          body = JSON.parse(text);
-        } catch (e) {
-          return reject(MlflowError.invalid(`Bad Request: the body is not valid JSON (${(e as Error).message})`));
-        }
-        if (typeof body !== "object" || body === null || Array.isArray(body)) return reject(MlflowError.invalid("Bad Request: the body must be a JSON object"));
-        resolve(body as MlflowInput);
-      });
-    });
+  const bodyErrors: BodyErrors = {
+    tooLarge: () => Object.assign(new Error("too large"), { code: "FST_ERR_CTP_BODY_TOO_LARGE", statusCode: 413 }),
+    incomplete: () => MlflowError.invalid("Bad Request: the request body is incomplete (the client closed the connection)"),
+  };
+
+  /** The body as a JSON object (`{}` if empty), with MLflow's errors. */
+  const readJson = async (req: IncomingMessage): Promise<MlflowInput> => {
+    const text = (await readLimitedBody(req, deps.bodyLimit, bodyErrors))?.toString("utf8") ?? "";
+    if (text.trim() === "") return {};
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch (e) {
+      throw MlflowError.invalid(`Bad Request: the body is not valid JSON (${(e as Error).message})`);
+    }
+    if (typeof body !== "object" || body === null || Array.isArray(body)) throw MlflowError.invalid("Bad Request: the body must be a JSON object");
+    return body as MlflowInput;
   };
 
   const serve = async (req: IncomingMessage, res: ServerResponse, endpoint: RawMlflowEndpoint, rawProject: string | undefined) => {

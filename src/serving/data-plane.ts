@@ -15,6 +15,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { RawHandler } from "../http/app.ts";
+import { readLimitedBody, type BodyErrors } from "../http/body.ts";
 import { statusFor } from "../http/errors.ts";
 import { errorMessage, isForjaError } from "../platform/errors.ts";
 import type { PlatformContext } from "../server/feature.ts";
@@ -97,39 +98,14 @@ function send(r: Request, status: number, body: string | Buffer, headers: Record
 
 const sendJson = (r: Request, status: number, value: unknown) => send(r, status, JSON.stringify(value));
 
-/**
- * Reads the whole body into one Buffer, refusing more than `limit` bytes with a 413 before
- * buffering them (the connection is closed so the rest of an oversized upload is not read).
- */
-function readBody(r: Request, limit: number): Promise<Buffer | undefined> {
-  const declared = Number(r.req.headers["content-length"]);
-  const tooLarge = () => new ServingError(413, `request body is larger than ${limit} bytes`);
-  if (declared > limit) return Promise.reject(tooLarge());
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    r.req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        r.req.removeAllListeners("data");
-        r.req.pause();
-        reject(tooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    });
-    r.req.on("end", () => resolve(chunks.length === 1 ? chunks[0] : chunks.length ? Buffer.concat(chunks, size) : undefined));
-    r.req.on("error", reject);
-    // A client that goes away mid-body: settle.
-    r.req.on("close", () => {
-      if (!r.req.complete) reject(new ServingError(400, "the request body is incomplete: the client closed the connection"));
-    });
-  });
-}
-
 export function createDataPlane({ ctx, engine, auth }: DataPlaneDeps): RawHandler {
   const { metrics } = engine;
   const limit = ctx.config.bodyLimitBytes;
+  // The platform's body limit, in the OIP error format.
+  const bodyErrors: BodyErrors = {
+    tooLarge: () => new ServingError(413, `request body is larger than ${limit} bytes`),
+    incomplete: () => new ServingError(400, "the request body is incomplete: the client closed the connection"),
+  };
   const log = ctx.logger.child({ component: "serving" });
 
   const deployment = (t: Target): LiveDeployment => {
@@ -177,7 +153,7 @@ export function createDataPlane({ ctx, engine, auth }: DataPlaneDeps): RawHandle
       return rateLimited(r, d);
     }
     const v = t.version === undefined ? (d.pick() ?? versionOf(d, t)) : versionOf(d, t);
-    const body = await readBody(r, limit);
+    const body = await readLimitedBody(r.req, limit, bodyErrors);
     await serve(d, v, async () => {
       const parsed = parseInferRequest(v, parseBody(body, r.req.headers["inference-header-content-length"]));
       const out = await v.run(parsed.feeds);
@@ -198,7 +174,7 @@ export function createDataPlane({ ctx, engine, auth }: DataPlaneDeps): RawHandle
     const d = deployment(t);
     if (!d.take(credential)) return rateLimited(r, d);
     const v = d.pick() ?? versionOf(d, t);
-    const body = await readBody(r, limit);
+    const body = await readLimitedBody(r.req, limit, bodyErrors);
     await serve(d, v, async () => {
       const { feeds, rows } = parseV1Request(v, parseBody(body, undefined).json);
       const out = await v.run(feeds);
