@@ -1,8 +1,13 @@
 /**
  * Reading a request body on the raw (node:http) mounts (ADR 0011), with the limit checks both
  * share: a `Content-Length` over the limit is refused before anything is read; a streamed body
- * is refused as soon as it passes the limit (reading stops; the caller answers and closes the
- * connection); a client that goes away mid-body settles the promise.
+ * is refused as soon as it passes the limit; a client that goes away mid-body settles the promise.
+ *
+ * A refused body is not left unread: the server answers while the client may still be sending,
+ * and a socket closed with unread data is reset, which can discard the answer before the client
+ * reads it (it then sees EPIPE or ECONNRESET instead of the 413). So the rest of the body is read
+ * and dropped — for at most {@link LINGER_MS}, after which the connection is closed (nginx's
+ * and Apache's "lingering close"). A client that finishes its body in time keeps its connection.
  */
 import type { IncomingMessage } from "node:http";
 
@@ -13,24 +18,52 @@ export interface BodyErrors {
   readonly incomplete: () => Error;
 }
 
+/** How long the rest of a refused body is read and dropped before the connection is closed. */
+export const LINGER_MS = 5_000;
+
+const drop = (): void => undefined;
+const discarding = new WeakSet<IncomingMessage>();
+
+/**
+ * Reads and drops whatever is left of a request body that will not be used (a refused body, or an
+ * answer sent before the body was read), closing the connection if it has not ended after
+ * `lingerMs`. Without this, node:http would drain it with no bound in time or size.
+ */
+export function discardBody(req: IncomingMessage, lingerMs = LINGER_MS): void {
+  if (req.complete || req.destroyed || discarding.has(req)) return;
+  discarding.add(req);
+  req.removeAllListeners("data");
+  req.on("data", drop);
+  req.resume();
+  const timer = setTimeout(() => req.socket.destroy(), lingerMs);
+  timer.unref();
+  const done = () => clearTimeout(timer);
+  req.once("end", done);
+  req.once("close", done);
+}
+
 /** The whole body as one Buffer, or undefined if it is empty. */
-export function readLimitedBody(req: IncomingMessage, limit: number, errors: BodyErrors): Promise<Buffer | undefined> {
-  if (Number(req.headers["content-length"]) > limit) return Promise.reject(errors.tooLarge());
+export function readLimitedBody(req: IncomingMessage, limit: number, errors: BodyErrors, lingerMs = LINGER_MS): Promise<Buffer | undefined> {
+  if (Number(req.headers["content-length"]) > limit) {
+    discardBody(req, lingerMs);
+    return Promise.reject(errors.tooLarge());
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on("data", (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
-        req.removeAllListeners("data");
-        req.pause();
+        chunks.length = 0;
+        discardBody(req, lingerMs);
         reject(errors.tooLarge());
         return;
       }
       chunks.push(chunk);
     });
     req.on("end", () => resolve(chunks.length === 1 ? chunks[0] : chunks.length ? Buffer.concat(chunks, size) : undefined));
-    req.on("error", reject);
+    // The only errors a request emits are the client's: it closed or reset the connection.
+    req.on("error", () => reject(errors.incomplete()));
     req.on("close", () => {
       if (!req.complete) reject(errors.incomplete());
     });

@@ -15,7 +15,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import type { RawMount } from "../http/app.ts";
 import { authenticate } from "../http/app.ts";
-import { readLimitedBody, type BodyErrors } from "../http/body.ts";
+import { discardBody, readLimitedBody, type BodyErrors } from "../http/body.ts";
 import type { TokenService } from "../auth/tokens.ts";
 import type { CallScope } from "./access.ts";
 import { MlflowError, toMlflowError } from "./errors.ts";
@@ -66,8 +66,10 @@ export function mlflowRawMount(deps: RawMlflowDeps, endpoints: readonly RawMlflo
   }
   const log = deps.logger.child({ component: "mlflow" });
 
-  const send = (res: ServerResponse, status: number, body: string, close = false) => {
-    res.writeHead(status, { "content-type": JSON_TYPE, "content-length": Buffer.byteLength(body), ...(close ? { connection: "close" } : {}) });
+  const send = (req: IncomingMessage, res: ServerResponse, status: number, body: string) => {
+    // An answer before the body was read (or after it was refused): drop the rest, bounded.
+    discardBody(req);
+    res.writeHead(status, { "content-type": JSON_TYPE, "content-length": Buffer.byteLength(body) });
     res.end(body);
   };
 
@@ -79,8 +81,7 @@ export function mlflowRawMount(deps: RawMlflowDeps, endpoints: readonly RawMlflo
     const { status, body } = toMlflowError(err, deps.bodyLimit);
     if (status >= 500 && status !== 501) log.error({ err, method: req.method, url: path }, "mlflow request failed");
     log.info({ method: req.method, url: path, status }, "request");
-    // After a 413 the rest of the upload is unread: close rather than drain it.
-    send(res, status, JSON.stringify(body), status === 413);
+    send(req, res, status, JSON.stringify(body));
   };
 
   const bodyErrors: BodyErrors = {
@@ -118,7 +119,7 @@ export function mlflowRawMount(deps: RawMlflowDeps, endpoints: readonly RawMlflo
     }
     const input = await readJson(req);
     await endpoint.handler({ principal, project, scoped: rawProject !== undefined }, input);
-    send(res, 200, EMPTY);
+    send(req, res, 200, EMPTY);
   };
 
   return {

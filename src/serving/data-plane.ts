@@ -15,7 +15,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { RawHandler } from "../http/app.ts";
-import { readLimitedBody, type BodyErrors } from "../http/body.ts";
+import { discardBody, readLimitedBody, type BodyErrors } from "../http/body.ts";
 import { statusFor } from "../http/errors.ts";
 import { errorMessage, isForjaError } from "../platform/errors.ts";
 import type { PlatformContext } from "../server/feature.ts";
@@ -92,6 +92,8 @@ function match(method: string, s: readonly string[]): Route | undefined {
 
 function send(r: Request, status: number, body: string | Buffer, headers: Record<string, string> = {}): void {
   const size = typeof body === "string" ? Buffer.byteLength(body) : body.length;
+  // An answer before the body was read (or after it was refused): drop the rest, bounded.
+  discardBody(r.req);
   r.res.writeHead(status, { "content-type": JSON_TYPE, "content-length": size, ...headers });
   r.res.end(r.method === "HEAD" ? undefined : body);
 }
@@ -255,8 +257,7 @@ export function createDataPlane({ ctx, engine, auth }: DataPlaneDeps): RawHandle
       log.error({ err: errorMessage(e), method: r.method, path: r.path }, "inference failed");
       [status, message] = [500, "internal error"];
     }
-    // After a 413 the rest of the upload is unread: close the connection rather than drain it.
-    send(r, status, JSON.stringify({ error: message }), status === 413 ? { connection: "close" } : {});
+    send(r, status, JSON.stringify({ error: message }));
   };
 
   return (req, res) => {
