@@ -9,7 +9,7 @@
  * servers sharing the database take effect within `cacheTtlMs` (AUTH_CACHE_TTL_MS). Expiry is
  * checked on every request.
  */
-import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { hash, randomBytes, randomUUID } from "node:crypto";
 import type { Database } from "../store/database.ts";
 import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError, UnauthenticatedError } from "../platform/errors.ts";
 import type { ResourceRepository } from "../resources/repository.ts";
@@ -34,7 +34,8 @@ export interface CreatedToken extends TokenInfo {
 }
 
 export function hashToken(token: string): string {
-  return createHash("sha256").update(token).digest("hex");
+  // The one-shot hash: a third cheaper than createHash for a short input (every request pays it).
+  return hash("sha256", token, "hex");
 }
 
 interface UserSpecView {

@@ -90,6 +90,26 @@ describe("inference", () => {
     ref.probabilities.flat().forEach((p, i) => expect(probs.data[i]).toBeCloseTo(p, 5));
   });
 
+  it("many clients at once (answers written together, once per turn): each gets its own answer, errors included", async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 96 }, (_, i) =>
+        i % 8 === 7
+          ? post("/v2/models/iris/infer", { inputs: [{ name: "input", shape: [1, 3], datatype: "FP32", data: [1, 2, 3] }], id: `bad-${i}` })
+          : post("/v2/models/iris/infer", inferBody([rows[i % rows.length] as number[]], { id: `req-${i}` })),
+      ),
+    );
+    answers.forEach((r, i) => {
+      if (i % 8 === 7) {
+        expect(r.status, `request ${i}`).toBe(400);
+        expect(r.body.error, `request ${i}`).toMatch(/shape/);
+      } else {
+        expect(r.status, `request ${i}`).toBe(200);
+        expect(r.body.id, `request ${i}`).toBe(`req-${i}`);
+        expect(r.body.outputs[0].data, `request ${i}`).toEqual([ref.labels[i % rows.length]]);
+      }
+    });
+  });
+
   it("nested data, requested outputs, the version path", async () => {
     const body = { inputs: [{ name: "input", shape: [3, 4], datatype: "FP32", data: rows }], outputs: [{ name: "label" }] };
     const r = await post(`/v2/models/iris/versions/${version}/infer`, body);
