@@ -47,6 +47,8 @@ interface UserSpecView {
 export const AUTH_CACHE_TTL_MS = 5_000;
 /** Cached tokens at most (the oldest is dropped first). */
 const AUTH_CACHE_MAX = 10_000;
+/** The one answer to every failed authentication: it never says which check failed. */
+const fail = () => new UnauthenticatedError("invalid, expired or revoked token");
 
 interface CachedPrincipal {
   readonly principal: Principal & { readonly tokenId: string };
@@ -156,7 +158,6 @@ export class TokenService {
 
   /** Resolves a bearer token to its user, or throws UnauthenticatedError (never says which check failed). */
   async authenticate(token: string): Promise<Principal> {
-    const fail = () => new UnauthenticatedError("invalid, expired or revoked token");
     if (!token.startsWith(TOKEN_PREFIX) || token.length > 200) throw fail();
     const hash = hashToken(token);
     const now = this.now().getTime();
