@@ -93,19 +93,21 @@ function match(method: string, s: readonly string[]): Route | undefined {
 }
 
 /**
- * Responses are written together, once per turn of the event loop, rather than each as soon as it
- * is ready. Every write to a client that is waiting in epoll wakes it; on a virtual machine that
- * wake-up (an inter-processor interrupt, a VM exit) costs more than the write itself, and one per
- * response made writev the biggest single cost of a request under concurrent load. Written in a
- * burst, a client is woken once and reads the rest while it runs. bench/serving.ts, same run,
- * alternating: c=64 7.7k → 9.2k req/s (server CPU 122 → 100 µs per request; the load generator's
- * own cost fell by a quarter), c=16 6.9k → 9.6k. The delay is at most one turn of the loop (the
- * flush is the first callback of the next check phase), and none when no other request is open:
- * a lone client (c=1) is answered at once.
+ * Responses are written together rather than each as soon as it is ready. Every write to a client
+ * that is waiting in epoll wakes it; on a virtual machine that wake-up (an inter-processor
+ * interrupt, a VM exit) costs more than the write itself, and one per response made writev the
+ * biggest single cost of a request under concurrent load. Written in a burst, a client is woken
+ * once and reads the rest while it runs. bench/serving.ts at c=64, alternating runs: 6.4–8.8k →
+ * 10.2–13.8k req/s, server CPU 116–156 → 76–96 µs per request (ADR 0011).
+ *
+ * When: as soon as no model run is in progress — the runs started together (one turn of the
+ * event loop) have all answered, or a batch's rows have — and at the latest at the next turn of
+ * the loop (a slow model never holds back other answers longer). A lone client is answered at
+ * once.
  */
 class ResponseQueue {
-  /** Requests begun and not yet answered. */
-  private open = 0;
+  /** Model runs started and not yet finished. */
+  private running = 0;
   private queue: (() => void)[] = [];
   private scheduled = false;
   private readonly flush = () => {
@@ -115,17 +117,21 @@ class ResponseQueue {
     for (const write of q) write();
   };
 
-  begun(): void {
-    this.open++;
+  async run<T>(work: Promise<T>): Promise<T> {
+    this.running++;
+    try {
+      return await work;
+    } finally {
+      this.running--;
+    }
   }
 
   answer(write: () => void): void {
-    this.open--;
-    if (this.open === 0 && !this.scheduled) return write();
     this.queue.push(write);
+    if (this.running === 0) return this.flush();
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(this.flush);
+      setImmediate(() => this.scheduled && this.flush());
     }
   }
 }
@@ -203,7 +209,7 @@ export function createDataPlane({ ctx, engine, auth }: DataPlaneDeps): RawHandle
     const body = await readLimitedBody(r.req, limit, bodyErrors);
     await serve(d, v, async () => {
       const parsed = parseInferRequest(v, parseBody(body, r.req.headers["inference-header-content-length"]));
-      const out = await v.run(parsed.feeds);
+      const out = await responses.run(v.run(parsed.feeds));
       const enc = encodeResponse(d.name, v, parsed, out);
       if (d.route?.shadow && t.version === undefined) d.mirror(parsed.feeds, out);
       ctx.hooks.inferenceServed?.({ project: t.project, deployment: d.name, version: v.version, inputs: parsed.feeds, outputs: out });
@@ -224,7 +230,7 @@ export function createDataPlane({ ctx, engine, auth }: DataPlaneDeps): RawHandle
     const body = await readLimitedBody(r.req, limit, bodyErrors);
     await serve(d, v, async () => {
       const { feeds, rows } = parseV1Request(v, parseBody(body, undefined).json);
-      const out = await v.run(feeds);
+      const out = await responses.run(v.run(feeds));
       if (d.route?.shadow) d.mirror(feeds, out);
       ctx.hooks.inferenceServed?.({ project: t.project, deployment: d.name, version: v.version, inputs: feeds, outputs: out });
       v.count(200);
@@ -319,7 +325,6 @@ export function createDataPlane({ ctx, engine, auth }: DataPlaneDeps): RawHandle
     }
     const [project = "", ...rest] = segments;
     const r: Request = { req, res, method, path, project, answered: false };
-    responses.begun();
     const route = project ? match(method, rest) : undefined;
     if (!route) {
       req.resume();
