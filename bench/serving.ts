@@ -12,7 +12,8 @@
  *   npx tsx bench/serving.ts [--duration 5] [--connections 1,16,64] [--variants]
  *
  * The load generator (autocannon) runs in a child process and shares the cores with the server;
- * its CPU time is printed so its cost is visible. `--variants` also measures, at the highest
+ * its CPU time is printed so its cost is visible, and so is the servers' CPU time per request
+ * (steadier than req/s when the machine is shared). `--variants` also measures, at the highest
  * concurrency, the worker-thread runtime and adaptive batching, and the raw session rates
  * (inline session with 1 or 2 intra-op threads vs a pool of worker threads) behind the default.
  */
@@ -55,6 +56,8 @@ interface LoadResult {
   bad: number;
   cpu: number;
   seconds: number;
+  /** CPU µs this process (the servers) spent per request during the run. */
+  serverCpu: number;
 }
 
 /** autocannon in a child process (so it does not share the server's event loop). */
@@ -66,6 +69,7 @@ function loadgen(url: string, connections: number, headers: Record<string, strin
     const cpu = process.cpuUsage();
     process.stdout.write(JSON.stringify({ rps: r.requests.total / r.duration, p50: r.latency.p50, p99: r.latency.p99, total: r.requests.total,
       bad: r.non2xx + r.errors + r.timeouts, cpu: (cpu.user + cpu.system) / 1e6, seconds: r.duration }));`;
+  const cpu0 = process.cpuUsage();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
       cwd: join(import.meta.dirname, ".."),
@@ -75,7 +79,12 @@ function loadgen(url: string, connections: number, headers: Record<string, strin
     let out = "";
     child.stdout.on("data", (b: Buffer) => (out += b.toString()));
     child.on("error", reject);
-    child.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out) as LoadResult) : reject(new Error(`loadgen exited ${code}`))));
+    child.on("exit", (code) => {
+      if (code !== 0) return reject(new Error(`loadgen exited ${code}`));
+      const r = JSON.parse(out) as Omit<LoadResult, "serverCpu">;
+      const used = process.cpuUsage(cpu0);
+      resolve({ ...r, serverCpu: (used.user + used.system) / Math.max(1, r.total) });
+    });
   });
 }
 
@@ -175,7 +184,7 @@ await loadgen(floorUrl, 16, headers, 1);
 await loadgen(`${url}/serving/default/v2/models/iris/infer`, 16, headers, 1);
 
 const fmt = (r: LoadResult) =>
-  `${Math.round(r.rps).toString().padStart(7)} req/s  p50 ${r.p50.toFixed(2).padStart(6)} ms  p99 ${r.p99.toFixed(2).padStart(6)} ms  non-2xx/errors ${r.bad}  loadgen CPU ${((r.cpu / r.seconds) * 100).toFixed(0)}% of a core`;
+  `${Math.round(r.rps).toString().padStart(7)} req/s  p50 ${r.p50.toFixed(2).padStart(6)} ms  p99 ${r.p99.toFixed(2).padStart(6)} ms  non-2xx/errors ${r.bad}  server ${r.serverCpu.toFixed(0).padStart(3)} µs CPU/req  loadgen CPU ${((r.cpu / r.seconds) * 100).toFixed(0)}% of a core`;
 const results: { c: number; floor: LoadResult; forja: LoadResult; batched: LoadResult }[] = [];
 for (const c of CONNECTIONS) {
   const f = await loadgen(floorUrl, c, headers);
