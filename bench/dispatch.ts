@@ -1,13 +1,15 @@
 /**
  * What one model run costs the server thread, for the serving benchmark's classifier (4 float
  * features, 3 classes), 64 runs in flight at a time:
- *   inline — onnxruntime-node's session.run on the calling thread (the default runtime);
- *   shared — the run on a worker thread, inputs and outputs passed through shared memory
- *            (SharedArrayBuffer ring, Atomics.notify / Atomics.waitAsync; no postMessage).
+ *   inline  — onnxruntime-node's session.run on the calling thread (the default runtime);
+ *   shared  — the run on a worker thread, inputs and outputs passed through shared memory
+ *             (SharedArrayBuffer ring, Atomics.notify / Atomics.waitAsync; no postMessage);
+ *   batched — the run on a worker thread, the runs of one event-loop turn sent as one message
+ *             and answered as one (what the `workers` runtime does, src/serving/runner.ts).
  * Prints runs/s, the whole process's CPU per run and the main thread's CPU per run (from
- * /proc/self/task). The data plane's thread is the serving bottleneck (bench/serving.ts), so the
- * main-thread figure is the one that matters; this measures how much a shared-memory worker
- * runtime would take off it. A prototype for one fixed tensor layout, not a runtime.
+ * /proc/self/task). Moving the run off the server thread frees ~10 µs of it per run, but costs
+ * more CPU in all; on a machine whose cores are busy (the serving bench's load generator shares
+ * them) the total decides. `shared` is a prototype for one fixed tensor layout, not a runtime.
  *
  *   npx tsx bench/dispatch.ts [--runs 64000] [--rounds 3]
  */
@@ -105,6 +107,55 @@ async function sharedRunner(): Promise<{ run: (x: readonly number[]) => Promise<
   return { run, close: () => worker.terminate() };
 }
 
+// The worker for "batched": one message per burst of runs (all those submitted in one turn of the
+// event loop), one message back with all their outputs.
+const BATCH_WORKER = `
+const { workerData, parentPort } = require("node:worker_threads");
+const ort = require("onnxruntime-node");
+(async () => {
+  const session = await ort.InferenceSession.create(new Uint8Array(workerData.model), { intraOpNumThreads: 1, interOpNumThreads: 1 });
+  parentPort.postMessage("ready");
+  parentPort.on("message", async (runs) => {
+    const out = [];
+    for (const x of runs) {
+      const o = await session.run({ input: new ort.Tensor("float32", x, [1, ${IN}]) });
+      out.push({ label: o.label.data, probabilities: o.probabilities.data });
+    }
+    parentPort.postMessage(out);
+  });
+})();
+`;
+
+async function batchedRunner(): Promise<{ run: (x: readonly number[]) => Promise<Float32Array>; close: () => Promise<number> }> {
+  const worker = new Worker(BATCH_WORKER, { eval: true, workerData: { model: MODEL } });
+  await new Promise((resolve) => worker.once("message", resolve));
+  let burst: Float32Array[] = [];
+  let burstWaiting: ((y: Float32Array) => void)[] = [];
+  const inFlight: ((y: Float32Array) => void)[][] = [];
+  worker.on("message", (outs: { label: BigInt64Array; probabilities: Float32Array }[]) => {
+    const waiting = inFlight.shift() ?? [];
+    outs.forEach((o, i) => {
+      const y = new Float32Array(OUT);
+      y[0] = Number(o.label[0]);
+      y.set(o.probabilities, 1);
+      waiting[i]?.(y);
+    });
+  });
+  const send = () => {
+    worker.postMessage(burst);
+    inFlight.push(burstWaiting);
+    burst = [];
+    burstWaiting = [];
+  };
+  const run = (x: readonly number[]) =>
+    new Promise<Float32Array>((resolve) => {
+      if (burst.length === 0) setImmediate(send);
+      burst.push(Float32Array.from(x));
+      burstWaiting.push(resolve);
+    });
+  return { run, close: () => worker.terminate() };
+}
+
 /** Atomics.waitAsync (V8 has it; the ES2023 lib this project compiles against does not declare it). */
 const waitAsync = (Atomics as unknown as { waitAsync: (a: Int32Array, i: number, v: number) => { async: boolean; value: Promise<string> | string } }).waitAsync;
 
@@ -123,14 +174,15 @@ const inline = async (x: readonly number[]) => {
   return y;
 };
 const shared = await sharedRunner();
+const batched = await batchedRunner();
 const X = [5.1, 3.5, 1.4, 0.2];
-const [a, b] = [await inline(X), await shared.run(X)];
-if (a.join() !== b.join()) throw new Error(`the two runtimes disagree: ${a.join()} vs ${b.join()}`);
+const [a, b, c] = [await inline(X), await shared.run(X), await batched.run(X)];
+if (a.join() !== b.join() || a.join() !== c.join()) throw new Error(`the two runtimes disagree: ${a.join()} vs ${b.join()}`);
 
 console.log(`dispatch bench: ${RUNS} runs per point, 64 in flight, node ${process.version}`);
 const C = 64;
 for (let round = 0; round < Number(values.rounds); round++) {
-  for (const [name, run] of [["inline", inline], ["shared", shared.run]] as const) {
+  for (const [name, run] of [["inline", inline], ["shared", shared.run], ["batched", batched.run]] as const) {
     for (let i = 0; i < 2000 / C; i++) await Promise.all(Array.from({ length: C }, () => run(X))); // warm-up
     const m0 = mainThreadTicks();
     const c0 = process.cpuUsage();
@@ -143,4 +195,5 @@ for (let round = 0; round < Number(values.rounds); round++) {
   }
 }
 await shared.close();
+await batched.close();
 await session.release();

@@ -65,7 +65,7 @@ export const DeploymentSpec = Type.Object(
             default: "inline",
             description: "inline: one session on the server thread (best for small models, see bench/serving.ts); workers: a pool of worker threads, one session each",
           }),
-          workers: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: "workers mode: pool size (default: available parallelism)" })),
+          workers: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: "workers mode: pool size (default: one less than the cores, at least 1)" })),
           intraOpThreads: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: "onnxruntime intra-op threads per session (default 1)" })),
         },
         { additionalProperties: false },
