@@ -23,8 +23,7 @@
  * (inline session with 1 or 2 intra-op threads vs a pool of worker threads) behind the default.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:http";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -77,23 +76,38 @@ interface LoadResult {
 }
 
 /** The chosen load generator in a child process (so it does not share the server's event loop). */
-function loadgen(url: string, connections: number, headers: Record<string, string>, seconds = DURATION): Promise<LoadResult> {
-  return LOADGEN === "wrk" ? wrk(url, connections, headers, seconds) : autocannon(url, connections, headers, seconds);
+function loadgen(url: string, connections: number, headers: Record<string, string>, seconds = DURATION, cpu: CpuMeter = ownCpu): Promise<LoadResult> {
+  return LOADGEN === "wrk" ? wrk(url, connections, headers, seconds, cpu) : autocannon(url, connections, headers, seconds, cpu);
 }
+
+/** CPU µs a server has used so far. */
+type CpuMeter = () => number;
+const ownCpu: CpuMeter = () => {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+};
+/** Another process's CPU time (Linux: utime + stime of /proc/PID/stat, in clock ticks of 10 ms). */
+const cpuOfPid =
+  (pid: number): CpuMeter =>
+  () => {
+    const st = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) * 10_000;
+  };
 
 /**
  * wrk (Debian's package: C, one thread, epoll): far cheaper per request than autocannon, so more
  * of the machine is left to the server, and latency percentiles in microseconds (autocannon's
  * are whole milliseconds). Its CPU time comes from bash's `time`.
  */
-function wrk(url: string, connections: number, headers: Record<string, string>, seconds: number): Promise<LoadResult> {
+function wrk(url: string, connections: number, headers: Record<string, string>, seconds: number, serverCpu: CpuMeter): Promise<LoadResult> {
   const dir = mkdtempSync(join(tmpdir(), "forja-wrk-"));
   const script = join(dir, "post.lua");
   writeFileSync(
     script,
     `wrk.method = "POST"\nwrk.body = ${JSON.stringify(BODY)}\n` + Object.entries(headers).map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}\n`).join(""),
   );
-  const cpu0 = process.cpuUsage();
+  const cpu0 = serverCpu();
   return new Promise((resolve, reject) => {
     const child = spawn("bash", ["-c", `TIMEFORMAT='%U %S'; time wrk -t1 -c${connections} -d${seconds}s --latency -s ${script} ${url}`], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
@@ -114,7 +128,7 @@ function wrk(url: string, connections: number, headers: Record<string, string>, 
       const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
       const errors = socket ? socket.slice(1).reduce((s, x) => s + Number(x), 0) : 0;
       const [user = 0, sys = 0] = (err.trim().split("\n").pop() ?? "").split(" ").map(Number);
-      const used = process.cpuUsage(cpu0);
+      const used = serverCpu() - cpu0;
       resolve({
         rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN),
         p50: ms("50"),
@@ -123,14 +137,14 @@ function wrk(url: string, connections: number, headers: Record<string, string>, 
         bad: non2xx + errors,
         cpu: user + sys,
         seconds,
-        serverCpu: (used.user + used.system) / Math.max(1, total),
+        serverCpu: used / Math.max(1, total),
       });
     });
   });
 }
 
 /** autocannon (npm) in a child process. */
-function autocannon(url: string, connections: number, headers: Record<string, string>, seconds = DURATION): Promise<LoadResult> {
+function autocannon(url: string, connections: number, headers: Record<string, string>, seconds: number, serverCpu: CpuMeter): Promise<LoadResult> {
   const script = `
     import autocannon from "autocannon";
     const o = JSON.parse(process.env.LOADGEN);
@@ -138,7 +152,7 @@ function autocannon(url: string, connections: number, headers: Record<string, st
     const cpu = process.cpuUsage();
     process.stdout.write(JSON.stringify({ rps: r.requests.total / r.duration, p50: r.latency.p50, p99: r.latency.p99, total: r.requests.total,
       bad: r.non2xx + r.errors + r.timeouts, cpu: (cpu.user + cpu.system) / 1e6, seconds: r.duration }));`;
-  const cpu0 = process.cpuUsage();
+  const cpu0 = serverCpu();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
       cwd: join(import.meta.dirname, ".."),
@@ -151,8 +165,8 @@ function autocannon(url: string, connections: number, headers: Record<string, st
     child.on("exit", (code) => {
       if (code !== 0) return reject(new Error(`loadgen exited ${code}`));
       const r = JSON.parse(out) as Omit<LoadResult, "serverCpu">;
-      const used = process.cpuUsage(cpu0);
-      resolve({ ...r, serverCpu: (used.user + used.system) / Math.max(1, r.total) });
+      const used = serverCpu() - cpu0;
+      resolve({ ...r, serverCpu: used / Math.max(1, r.total) });
     });
   });
 }
@@ -237,19 +251,33 @@ const sample = await fetch(`${url}/serving/default/v2/models/iris/infer`, { meth
 const CONSTANT = await sample.text();
 if (sample.status !== 200) throw new Error(`inference failed: ${CONSTANT}`);
 
-const floor = createServer((req, res) => {
-  req.resume();
-  req.on("end", () => {
-    res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(CONSTANT) });
-    res.end(CONSTANT);
+// The floor runs in a process of its own: in this one it would pay for the platform's garbage
+// collections and timers, and look slower (and its tail longer) than a bare server is.
+const FLOOR = `
+  const { createServer } = require("node:http");
+  const body = process.env.FLOOR_BODY;
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+      res.end(body);
+    });
   });
+  server.listen(0, "127.0.0.1", () => process.stdout.write(String(server.address().port) + "\\n"));
+  process.stdin.on("end", () => process.exit(0)).resume();`;
+const floor = spawn(process.execPath, ["-e", FLOOR], { env: { ...process.env, FLOOR_BODY: CONSTANT }, stdio: ["pipe", "pipe", "inherit"] });
+const floorPort = await new Promise<number>((resolve, reject) => {
+  floor.once("error", reject);
+  floor.once("exit", (code) => reject(new Error(`the floor server exited (${code})`)));
+  floor.stdout.once("data", (b: Buffer) => resolve(Number(b.toString().trim())));
 });
-await new Promise<void>((r) => floor.listen(0, "127.0.0.1", r));
-const floorUrl = `http://127.0.0.1:${(floor.address() as { port: number }).port}/`;
+floor.removeAllListeners("exit");
+const floorUrl = `http://127.0.0.1:${floorPort}/`;
+const floorCpu = cpuOfPid(floor.pid as number);
 
 console.log(`serving bench: ${availableParallelism()} cores, node ${process.version}, load generator ${LOADGEN}, ${DURATION} s per point, ${ROUNDS} round(s), response ${CONSTANT.length} bytes`);
 // Warm-up (JIT, connections).
-await loadgen(floorUrl, 16, headers, 1);
+await loadgen(floorUrl, 16, headers, 1, floorCpu);
 await loadgen(`${url}/serving/default/v2/models/iris/infer`, 16, headers, 1);
 
 const fmt = (r: LoadResult) =>
@@ -259,7 +287,7 @@ const rounds: Point[][] = [];
 for (let round = 1; round <= ROUNDS; round++) {
   const points: Point[] = [];
   for (const c of CONNECTIONS) {
-    const f = await loadgen(floorUrl, c, headers);
+    const f = await loadgen(floorUrl, c, headers, DURATION, floorCpu);
     const s = await loadgen(`${url}/serving/default/v2/models/iris/infer`, c, headers);
     const b = await loadgen(`${url}/serving/default/v2/models/${BATCHED}/infer`, c, headers);
     points.push({ c, floor: f, forja: s, batched: b });
@@ -308,6 +336,6 @@ if (values.variants) {
   console.log("raw session runs/s (64 concurrent callers, no HTTP):", JSON.stringify(await sessionRates()));
 }
 
-floor.close();
+floor.stdin.end();
 await platform.stop();
 rmSync(dataDir, { recursive: true, force: true });
