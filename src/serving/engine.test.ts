@@ -8,18 +8,11 @@ import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { LoadedVersion } from "./engine.ts";
 import { ServingMetrics } from "./metrics.ts";
-import { exportLogisticRegressionOnnx, predictLogisticRegression, type LogisticRegressionModel } from "./onnx/logistic-regression.ts";
+import { IRIS } from "../../test/serving/support.ts";
+import { exportLogisticRegressionOnnx, predictLogisticRegression } from "./onnx/logistic-regression.ts";
 import { createRunner, type ModelRunner } from "./runner.ts";
 
-const MODEL: LogisticRegressionModel = {
-  weights: [
-    [-0.42, 0.97, -2.4, -1.02],
-    [0.53, -0.32, -0.2, -0.94],
-    [-0.11, -0.65, 2.6, 1.96],
-  ],
-  bias: [9.8, 2.2, -12.0],
-  featureNames: ["a", "b", "c", "d"],
-};
+const MODEL = IRIS;
 
 async function counted(): Promise<{ runner: ModelRunner; runs: number[] }> {
   const inner = await createRunner(exportLogisticRegressionOnnx(MODEL), { mode: "inline" });

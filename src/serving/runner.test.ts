@@ -5,18 +5,11 @@
  */
 import * as ort from "onnxruntime-node";
 import { afterEach, describe, expect, it } from "vitest";
-import { exportLogisticRegressionOnnx, predictLogisticRegression, type LogisticRegressionModel } from "./onnx/logistic-regression.ts";
+import { IRIS } from "../../test/serving/support.ts";
+import { exportLogisticRegressionOnnx, predictLogisticRegression } from "./onnx/logistic-regression.ts";
 import { createRunner, WorkerPool, type ModelRunner } from "./runner.ts";
 
-const MODEL: LogisticRegressionModel = {
-  weights: [
-    [-0.42, 0.97, -2.4, -1.02],
-    [0.53, -0.32, -0.2, -0.94],
-    [-0.11, -0.65, 2.6, 1.96],
-  ],
-  bias: [9.8, 2.2, -12.0],
-  featureNames: ["a", "b", "c", "d"],
-};
+const MODEL = IRIS;
 const BYTES = exportLogisticRegressionOnnx(MODEL);
 const rowsOf = (n: number) => Array.from({ length: n }, (_, i) => [4 + (i % 4), 3 - (i % 2), 1 + (i % 6), (i % 3) * 0.9]);
 const feedsOf = (rows: number[][]) => ({ input: new ort.Tensor("float32", Float32Array.from(rows.flat()), [rows.length, 4]) });
