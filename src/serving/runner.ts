@@ -24,10 +24,8 @@ export interface ModelRunner {
   close(): Promise<void>;
 }
 
-export type RuntimeMode = "inline" | "workers";
-
 export interface RunnerOptions {
-  readonly mode: RuntimeMode;
+  readonly mode: "inline" | "workers";
   readonly workers?: number;
   readonly intraOpThreads?: number;
 }
@@ -76,13 +74,19 @@ interface Slot {
   burst: Run[];
   /** Sent bursts by message id. */
   readonly sent: Map<number, Run[]>;
-  /** Runs sent or waiting. */
-  load: number;
   /** Consecutive failed starts (restart back-off). */
   failures: number;
 }
 
+/** Keeps a late 'error' of a worker we no longer listen to from becoming an uncaught exception. */
 const ignore = (): void => undefined;
+
+/** Runs sent to a slot's worker or waiting for it. */
+function loadOf(s: Slot): number {
+  let n = s.burst.length;
+  for (const runs of s.sent.values()) n += runs.length;
+  return n;
+}
 
 /** A typed array that is a view of part of a larger buffer is copied: a message would carry all of it. */
 function toWire(t: ort.Tensor): WireTensor {
@@ -115,7 +119,7 @@ export class WorkerPool implements ModelRunner {
     readonly outputs: readonly ort.InferenceSession.ValueMetadata[],
   ) {
     this.slots = workers.map((w) => {
-      const s: Slot = { worker: undefined, burst: [], sent: new Map(), load: 0, failures: 0 };
+      const s: Slot = { worker: undefined, burst: [], sent: new Map(), failures: 0 };
       this.attach(s, w);
       return s;
     });
@@ -177,7 +181,6 @@ export class WorkerPool implements ModelRunner {
     const runs = s.sent.get(m.id);
     if (!runs) return;
     s.sent.delete(m.id);
-    s.load -= runs.length;
     runs.forEach((r, i) => {
       const res = m.results[i];
       if (res?.outputs) r.resolve(fromWire(res.outputs));
@@ -189,22 +192,13 @@ export class WorkerPool implements ModelRunner {
   private lost(s: Slot, w: Worker, e: Error): void {
     if (s.worker !== w) return;
     s.worker = undefined;
-    for (const runs of s.sent.values()) {
-      s.load -= runs.length;
-      for (const r of runs) r.reject(new Error(`model execution failed: ${e.message}`));
-    }
+    for (const runs of s.sent.values()) for (const r of runs) r.reject(new Error(`model execution failed: ${e.message}`));
     s.sent.clear();
     if (this.closed) return;
     // Queued runs go to a live worker if there is one.
     const live = this.slots.filter((o) => o.worker);
     if (live.length) {
-      const moved = s.burst.splice(0);
-      s.load -= moved.length;
-      for (const r of moved) {
-        const to = this.leastLoaded(live);
-        to.burst.push(r);
-        to.load++;
-      }
+      for (const r of s.burst.splice(0)) this.leastLoaded(live).burst.push(r);
       this.schedule();
     }
     void this.restart(s);
@@ -231,14 +225,16 @@ export class WorkerPool implements ModelRunner {
   }
 
   private rejectQueued(s: Slot, e: Error): void {
-    const runs = s.burst.splice(0);
-    s.load -= runs.length;
-    for (const r of runs) r.reject(new Error(`model execution failed: ${e.message}`));
+    for (const r of s.burst.splice(0)) r.reject(new Error(`model execution failed: ${e.message}`));
   }
 
   private leastLoaded(slots: readonly Slot[]): Slot {
     let best = slots[0] as Slot;
-    for (const s of slots) if (s.load < best.load) best = s;
+    let least = loadOf(best);
+    for (const s of slots) {
+      const load = loadOf(s);
+      if (load < least) [best, least] = [s, load];
+    }
     return best;
   }
 
@@ -264,7 +260,6 @@ export class WorkerPool implements ModelRunner {
     for (const [name, t] of Object.entries(feeds)) wire[name] = toWire(t);
     return new Promise<Outputs>((resolve, reject) => {
       s.burst.push({ feeds: wire, resolve, reject });
-      s.load++;
       this.schedule();
     });
   }
