@@ -64,6 +64,17 @@ export class Authorizer {
     return cached.roles?.get(principal.name);
   }
 
+  /**
+   * `roleIn` without waiting, for a hot path: `{ role }` while the project's members are cached
+   * (role undefined: not a member), undefined when only `roleIn` can tell (a store read).
+   */
+  cachedRoleIn(principal: Principal, project: string): { readonly role: ProjectRole | undefined } | undefined {
+    if (principal.admin) return { role: "owner" };
+    const cached = this.members.get(project);
+    if (!cached || cached.until <= (this.options.now ?? Date.now)()) return undefined;
+    return { role: cached.roles?.get(principal.name) };
+  }
+
   /** Projects the principal can read; undefined means all (admins). */
   async readableProjects(principal: Principal): Promise<string[] | undefined> {
     if (principal.admin) return undefined;

@@ -8,6 +8,7 @@
  */
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import type { Authorizer } from "../auth/authorizer.ts";
+import { roleAtLeast, type Principal } from "../auth/principal.ts";
 import type { TokenService } from "../auth/tokens.ts";
 import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError, UnauthenticatedError } from "../platform/errors.ts";
 import type { Database } from "../store/database.ts";
@@ -29,6 +30,29 @@ type Cached =
 
 const hash = (s: string) => createHash("sha256").update(s).digest("hex");
 
+const tokenCredential = (p: Principal) => `token:${p.tokenId ?? p.name}`;
+
+/** The secret of a `Bearer` Authorization header, or a ServingError 401. */
+function secretOf(authorization: string | undefined): string {
+  if (!authorization) throw new ServingError(401, "missing Authorization header: send 'Authorization: Bearer <token or deployment key>'");
+  const space = authorization.indexOf(" ");
+  const secret = space > 0 ? authorization.slice(space + 1).trim() : "";
+  if (space <= 0 || authorization.slice(0, space).toLowerCase() !== "bearer" || !secret) {
+    throw new ServingError(401, "unsupported Authorization header: use 'Bearer <token or deployment key>'");
+  }
+  return secret;
+}
+
+/** The caller's credential id if `c` allows calling `deployment` in `project`, else a ServingError. */
+function verdict(c: Cached, project: string, deployment: string): string {
+  if ("status" in c) throw new ServingError(c.status, c.message);
+  if (c.project !== project) throw new ServingError(403, `this key belongs to a deployment of project "${c.project}", not "${project}"`);
+  if (c.deployment !== undefined && c.deployment !== deployment) {
+    throw new ServingError(403, `this key belongs to deployment "${c.deployment}", not "${deployment}"`);
+  }
+  return c.credential;
+}
+
 export class InferenceAuth {
   private cache = new Map<string, Cached>();
 
@@ -42,12 +66,7 @@ export class InferenceAuth {
    * or a ServingError 401/403.
    */
   async check(authorization: string | undefined, project: string, deployment: string): Promise<string> {
-    if (!authorization) throw new ServingError(401, "missing Authorization header: send 'Authorization: Bearer <token or deployment key>'");
-    const space = authorization.indexOf(" ");
-    const secret = space > 0 ? authorization.slice(space + 1).trim() : "";
-    if (space <= 0 || authorization.slice(0, space).toLowerCase() !== "bearer" || !secret) {
-      throw new ServingError(401, "unsupported Authorization header: use 'Bearer <token or deployment key>'");
-    }
+    const secret = secretOf(authorization);
     const now = Date.now();
     let c: Cached | undefined;
     if (secret.startsWith(KEY_PREFIX)) {
@@ -58,12 +77,31 @@ export class InferenceAuth {
         this.cache.set(secret, c);
       }
     } else c = await this.lookupToken(secret, project, now);
-    if ("status" in c) throw new ServingError(c.status, c.message);
-    if (c.project !== project) throw new ServingError(403, `this key belongs to a deployment of project "${c.project}", not "${project}"`);
-    if (c.deployment !== undefined && c.deployment !== deployment) {
-      throw new ServingError(403, `this key belongs to deployment "${c.deployment}", not "${deployment}"`);
+    return verdict(c, project, deployment);
+  }
+
+  /**
+   * `check` without waiting, for the inference path: the credential id when the caches alone
+   * allow the call (a warm key or platform token), undefined when `check` must decide (a store
+   * read, or an error to explain).
+   */
+  checkCached(authorization: string | undefined, project: string, deployment: string): string | undefined {
+    const space = authorization?.indexOf(" ") ?? -1;
+    if (!authorization || space !== 6 || authorization.slice(0, 6).toLowerCase() !== "bearer") return undefined;
+    const secret = authorization.slice(7).trim();
+    if (secret.startsWith(KEY_PREFIX)) {
+      const c = this.cache.get(secret);
+      if (!c || c.until <= Date.now() || "status" in c || c.project !== project || (c.deployment !== undefined && c.deployment !== deployment)) return undefined;
+      return c.credential;
     }
-    return c.credential;
+    try {
+      const principal = this.deps.tokens.authenticateCached(secret);
+      if (!principal) return undefined;
+      const member = this.deps.authz.cachedRoleIn(principal, project);
+      return member && roleAtLeast(member.role, "viewer") ? tokenCredential(principal) : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   private async lookupKey(key: string, now: number): Promise<Cached> {
@@ -82,7 +120,7 @@ export class InferenceAuth {
     try {
       const principal = await this.deps.tokens.authenticate(token);
       await this.deps.authz.check(principal, "get", "Deployment", project);
-      return { until, credential: `token:${principal.tokenId ?? principal.name}`, project };
+      return { until, credential: tokenCredential(principal), project };
     } catch (e) {
       if (e instanceof UnauthenticatedError) return { until, status: 401, message: e.message };
       if (e instanceof ForbiddenError) return { until, status: 403, message: e.message };

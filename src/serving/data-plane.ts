@@ -22,6 +22,7 @@ import type { PlatformContext } from "../server/feature.ts";
 import { VERSION } from "../server/version.ts";
 import type { InferenceAuth } from "./auth.ts";
 import type { LiveDeployment, LoadedVersion, ServingEngine } from "./engine.ts";
+import type { Feeds, Outputs } from "./runner.ts";
 import { encodeResponse, encodeV1, parseBody, parseInferRequest, parseV1Request } from "./infer.ts";
 import { ServingError } from "./tensors.ts";
 
@@ -49,6 +50,10 @@ interface Request {
   readonly project: string;
   /** An answer is queued (see ResponseQueue): nothing else may be sent. */
   answered: boolean;
+  /** The queued answer. */
+  status: number;
+  body: string | Buffer | undefined;
+  headers: Record<string, string> | undefined;
 }
 
 type Route =
@@ -93,63 +98,89 @@ function match(method: string, s: readonly string[]): Route | undefined {
 }
 
 /**
- * Responses are written together rather than each as soon as it is ready. Every write to a client
- * that is waiting in epoll wakes it; on a virtual machine that wake-up (an inter-processor
- * interrupt, a VM exit) costs more than the write itself, and one per response made writev the
- * biggest single cost of a request under concurrent load. Written in a burst, a client is woken
- * once and reads the rest while it runs. bench/serving.ts at c=64, alternating runs: 6.4–8.8k →
- * 10.2–13.8k req/s, server CPU 116–156 → 76–96 µs per request (ADR 0011).
+ * The work of one turn of the event loop, done at its end (setImmediate runs after every socket
+ * read in the turn has been handled): first the model runs of the requests read in the turn, one
+ * after the other, then every answer ready, written in one burst.
  *
- * When: as soon as no model run is in progress — the runs started together (one turn of the
- * event loop) have all answered, or a batch's rows have — and at the latest at the next turn of
- * the loop (a slow model never holds back other answers longer). A lone client is answered at
- * once.
+ * Runs together: run one by one between the reads of their requests, the same inline runs cost
+ * about twice as much (bench/serving.ts: ~18 µs a run against ~9 µs back to back; 90–100 against
+ * 62–70 µs of server CPU per request at c=16) — the model's code and data are cold after each
+ * request's parsing. Answers together: every write to a client that is waiting in epoll wakes it;
+ * on a virtual machine that wake-up (an inter-processor interrupt, a VM exit) costs more than the
+ * write itself, and one per response made writev the biggest single cost of a request under
+ * concurrent load. Written in a burst, a client is woken once and reads the rest while it runs
+ * (c=64, alternating runs: 6.4–8.8k → 10.2–13.8k req/s; ADR 0011). A model run elsewhere
+ * (workers, batching) answers in the burst of the turn its outputs arrive in; a lone client is
+ * answered at the end of its own turn.
  */
-class ResponseQueue {
-  /** Model runs started and not yet finished. */
-  private running = 0;
-  private queue: (() => void)[] = [];
+class Turn {
+  private runs: (() => void)[] = [];
+  private answers: Request[] = [];
   private scheduled = false;
   private readonly flush = () => {
     this.scheduled = false;
-    const q = this.queue;
-    this.queue = [];
-    for (const write of q) write();
+    const runs = this.runs;
+    if (runs.length) {
+      this.runs = [];
+      for (const run of runs) run();
+    }
+    const answers = this.answers;
+    this.answers = [];
+    for (const r of answers) write(r);
   };
 
-  async run<T>(work: Promise<T>): Promise<T> {
-    this.running++;
-    try {
-      return await work;
-    } finally {
-      this.running--;
-    }
+  /** `run` (which must not throw) at the end of this turn, before the answers are written. */
+  defer(run: () => void): void {
+    this.runs.push(run);
+    this.schedule();
   }
 
-  answer(write: () => void): void {
-    this.queue.push(write);
-    if (this.running === 0) return this.flush();
+  answer(r: Request): void {
+    this.answers.push(r);
+    this.schedule();
+  }
+
+  private schedule(): void {
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => this.scheduled && this.flush());
+      setImmediate(this.flush);
     }
   }
 }
-const responses = new ResponseQueue();
+const turn = new Turn();
 
-function send(r: Request, status: number, body: string | Buffer, headers: Record<string, string> = {}): void {
+function write(r: Request): void {
+  const body = r.body ?? "";
+  const size = typeof body === "string" ? Buffer.byteLength(body) : body.length;
+  const headers = r.headers;
+  if (headers === undefined) r.res.writeHead(r.status, ["content-type", JSON_TYPE, "content-length", String(size)]);
+  else r.res.writeHead(r.status, { "content-type": JSON_TYPE, "content-length": size, ...headers });
+  r.res.end(r.method === "HEAD" ? undefined : body);
+}
+
+function send(r: Request, status: number, body: string | Buffer, headers?: Record<string, string>): void {
   if (r.answered) return; // one answer per request (fail() logs the attempt at a second)
   r.answered = true;
   // An answer before the body was read (or after it was refused): drop the rest, bounded.
   discardBody(r.req);
-  responses.answer(() => {
-    const size = typeof body === "string" ? Buffer.byteLength(body) : body.length;
-    r.res.writeHead(status, { "content-type": JSON_TYPE, "content-length": size, ...headers });
-    r.res.end(r.method === "HEAD" ? undefined : body);
-  });
+  r.status = status;
+  r.body = body;
+  r.headers = headers;
+  turn.answer(r);
 }
 
 const sendJson = (r: Request, status: number, value: unknown) => send(r, status, JSON.stringify(value));
+
+/** A model error as the caller sees it (counted for the version). */
+function executionError(v: LoadedVersion, e: unknown): ServingError {
+  v.count(e instanceof ServingError ? e.status : 500);
+  return e instanceof ServingError ? e : new ServingError(500, `model execution failed: ${errorMessage(e)}`);
+}
+
+function finished(d: LiveDeployment, v: LoadedVersion): void {
+  v.inFlight--;
+  d.inFlight--;
+}
 
 export function createDataPlane({ ctx, engine, auth }: DataPlaneDeps): RawHandler {
   const { metrics } = engine;
@@ -181,62 +212,102 @@ export function createDataPlane({ ctx, engine, auth }: DataPlaneDeps): RawHandle
     send(r, 429, JSON.stringify({ error: `rate limit exceeded: ${rl?.rps} requests/s (burst ${rl?.burst}) per credential for deployment '${d.name}'` }), { "retry-after": "1" });
   };
 
-  /** Runs one request against a picked version, with the version's metrics and in-flight accounting. */
-  const serve = async (d: LiveDeployment, v: LoadedVersion, work: () => Promise<void>) => {
+  /**
+   * Parses a request for `v`, runs the model and answers, with the version's in-flight accounting
+   * and its error counts. An inline version (v.runSync) runs at the end of the turn, with the
+   * other runs of the turn (see Turn); others through their runner's promise.
+   */
+  const execute = <P extends { readonly feeds: Feeds }>(r: Request, d: LiveDeployment, v: LoadedVersion, parse: () => P, answer: (p: P, out: Outputs) => void): Promise<void> | undefined => {
     v.inFlight++;
-    d.inFlight.inc();
+    d.inFlight++;
+    let p: P;
     try {
-      await work();
+      p = parse();
     } catch (e) {
-      v.count(e instanceof ServingError ? e.status : 500);
-      if (!(e instanceof ServingError)) throw new ServingError(500, `model execution failed: ${errorMessage(e)}`);
-      throw e;
-    } finally {
-      v.inFlight--;
-      d.inFlight.dec();
+      finished(d, v);
+      throw executionError(v, e);
     }
+    const runSync = v.runSync;
+    if (runSync) {
+      turn.defer(() => {
+        try {
+          answer(p, runSync(p.feeds));
+        } catch (e) {
+          fail(r, executionError(v, e));
+        } finally {
+          finished(d, v);
+        }
+      });
+      return undefined;
+    }
+    return v
+      .run(p.feeds)
+      .then(
+        (out) => answer(p, out),
+        (e: unknown) => {
+          throw executionError(v, e);
+        },
+      )
+      .finally(() => finished(d, v));
   };
 
-  const infer = async (r: Request, t: Target) => {
+  const infer = (r: Request, t: Target): Promise<void> | undefined => {
     const t0 = performance.now();
-    const credential = await authorize(r, t);
+    // Warm credentials are checked without a promise; the rest (and every refusal) by check().
+    const credential = auth.checkCached(r.req.headers.authorization, t.project, t.name);
+    if (credential === undefined) return authorize(r, t).then((c) => inferAs(r, t, c, t0));
+    return inferAs(r, t, credential, t0);
+  };
+
+  const inferAs = (r: Request, t: Target, credential: string, t0: number): Promise<void> | undefined => {
     const d = deployment(t);
     if (!d.take(credential)) {
-      metrics.requests.inc({ project: t.project, deployment: t.name, version: "", status: "429" });
-      return rateLimited(r, d);
+      metrics.requests.inc({ project: t.project, deployment: t.name, version: "", status: "429" }); // rare: refused before a version is chosen
+      rateLimited(r, d);
+      return undefined;
     }
     const v = t.version === undefined ? (d.pick() ?? versionOf(d, t)) : versionOf(d, t);
-    const body = await readLimitedBody(r.req, limit, bodyErrors);
-    await serve(d, v, async () => {
-      const parsed = parseInferRequest(v, parseBody(body, r.req.headers["inference-header-content-length"]));
-      const out = await responses.run(v.run(parsed.feeds));
-      const enc = encodeResponse(d.name, v, parsed, out);
-      if (d.route?.shadow && t.version === undefined) d.mirror(parsed.feeds, out);
-      ctx.hooks.inferenceServed?.({ project: t.project, deployment: d.name, version: v.version, inputs: parsed.feeds, outputs: out });
-      v.count(200);
-      v.latency.observe((performance.now() - t0) / 1000);
-      if (enc.headerLength !== undefined) {
-        send(r, 200, enc.body, { "content-type": "application/octet-stream", "inference-header-content-length": String(enc.headerLength) });
-      } else send(r, 200, enc.body);
-    });
+    const headerLength = r.req.headers["inference-header-content-length"];
+    return readLimitedBody(r.req, limit, bodyErrors).then((body) =>
+      execute(
+        r,
+        d,
+        v,
+        () => parseInferRequest(v, parseBody(body, headerLength)),
+        (parsed, out) => {
+          const enc = encodeResponse(d.name, v, parsed, out);
+          if (d.route?.shadow && t.version === undefined) d.mirror(parsed.feeds, out);
+          ctx.hooks.inferenceServed?.({ project: t.project, deployment: d.name, version: v.version, inputs: parsed.feeds, outputs: out });
+          v.count(200);
+          v.latency.observe((performance.now() - t0) / 1000);
+          if (enc.headerLength !== undefined) {
+            send(r, 200, enc.body, { "content-type": "application/octet-stream", "inference-header-content-length": String(enc.headerLength) });
+          } else send(r, 200, enc.body);
+        },
+      ),
+    );
   };
 
   const predictV1 = async (r: Request, t: Target) => {
     const t0 = performance.now();
-    const credential = await authorize(r, t);
+    const credential = auth.checkCached(r.req.headers.authorization, t.project, t.name) ?? (await authorize(r, t));
     const d = deployment(t);
     if (!d.take(credential)) return rateLimited(r, d);
     const v = d.pick() ?? versionOf(d, t);
     const body = await readLimitedBody(r.req, limit, bodyErrors);
-    await serve(d, v, async () => {
-      const { feeds, rows } = parseV1Request(v, parseBody(body, undefined).json);
-      const out = await responses.run(v.run(feeds));
-      if (d.route?.shadow) d.mirror(feeds, out);
-      ctx.hooks.inferenceServed?.({ project: t.project, deployment: d.name, version: v.version, inputs: feeds, outputs: out });
-      v.count(200);
-      v.latency.observe((performance.now() - t0) / 1000);
-      send(r, 200, encodeV1(v, out, rows));
-    });
+    await execute(
+      r,
+      d,
+      v,
+      () => parseV1Request(v, parseBody(body, undefined).json),
+      ({ feeds, rows }, out) => {
+        if (d.route?.shadow) d.mirror(feeds, out);
+        ctx.hooks.inferenceServed?.({ project: t.project, deployment: d.name, version: v.version, inputs: feeds, outputs: out });
+        v.count(200);
+        v.latency.observe((performance.now() - t0) / 1000);
+        send(r, 200, encodeV1(v, out, rows));
+      },
+    );
   };
 
   const modelMeta = async (r: Request, t: Target) => {
@@ -259,6 +330,12 @@ export function createDataPlane({ ctx, engine, auth }: DataPlaneDeps): RawHandle
     sendJson(r, ready ? 200 : 503, { name: d.name, ready });
   };
 
+  const v1Ready = async (r: Request, t: Target) => {
+    await authorize(r, t);
+    const d = deployment(t);
+    sendJson(r, d.route ? 200 : 503, { name: d.name, ready: d.route !== undefined });
+  };
+
   /** Server-level endpoints: any credential valid for the project (a key of any of its deployments). */
   const serverMeta = async (r: Request) => {
     await auth.check(r.req.headers.authorization, r.project, "").catch((e: unknown) => {
@@ -268,13 +345,15 @@ export function createDataPlane({ ctx, engine, auth }: DataPlaneDeps): RawHandle
     sendJson(r, 200, { name: "forja", version: VERSION, extensions: ["binary_tensor_data"] });
   };
 
-  const dispatch = async (r: Request, route: Route): Promise<void> => {
+  const dispatch = (r: Request, route: Route): Promise<void> | undefined => {
     switch (route.kind) {
       case "live":
-        return sendJson(r, 200, { live: true });
+        sendJson(r, 200, { live: true });
+        return undefined;
       case "ready": {
         const ready = engine.inProject(r.project).every((d) => d.route !== undefined);
-        return sendJson(r, ready ? 200 : 503, { ready });
+        sendJson(r, ready ? 200 : 503, { ready });
+        return undefined;
       }
       case "server":
         return serverMeta(r);
@@ -284,12 +363,8 @@ export function createDataPlane({ ctx, engine, auth }: DataPlaneDeps): RawHandle
         return modelReady(r, { project: r.project, ...route });
       case "infer":
         return infer(r, { project: r.project, ...route });
-      case "v1-ready": {
-        const t = { project: r.project, name: route.name };
-        await authorize(r, t);
-        const d = deployment(t);
-        return sendJson(r, d.route ? 200 : 503, { name: d.name, ready: d.route !== undefined });
-      }
+      case "v1-ready":
+        return v1Ready(r, { project: r.project, name: route.name });
       case "v1-predict":
         return predictV1(r, { project: r.project, name: route.name });
     }
@@ -324,13 +399,17 @@ export function createDataPlane({ ctx, engine, auth }: DataPlaneDeps): RawHandle
       segments = [];
     }
     const [project = "", ...rest] = segments;
-    const r: Request = { req, res, method, path, project, answered: false };
+    const r: Request = { req, res, method, path, project, answered: false, status: 0, body: undefined, headers: undefined };
     const route = project ? match(method, rest) : undefined;
     if (!route) {
       req.resume();
       return fail(r, new ServingError(404, `no route for ${method} ${path}`));
     }
     if (route.kind !== "infer" && route.kind !== "v1-predict") req.resume();
-    dispatch(r, route).catch((e: unknown) => fail(r, e));
+    try {
+      dispatch(r, route)?.catch((e: unknown) => fail(r, e));
+    } catch (e) {
+      fail(r, e);
+    }
   };
 }

@@ -9,7 +9,7 @@
 import type * as ort from "onnxruntime-node";
 import type { Counter, Histogram } from "prom-client";
 import { concat0, InputPlan, slice0, tensorMetaOf, type TensorMeta } from "./tensors.ts";
-import type { ServingMetrics } from "./metrics.ts";
+import type { CountSource, ServingMetrics } from "./metrics.ts";
 import type { Feeds, ModelRunner, Outputs } from "./runner.ts";
 
 export interface BatchingOptions {
@@ -115,7 +115,7 @@ class Batcher {
 }
 
 /** One model version, loaded and ready to run. */
-export class LoadedVersion {
+export class LoadedVersion implements CountSource {
   readonly inputs: readonly InputPlan[];
   readonly inputsByName: ReadonlyMap<string, InputPlan>;
   readonly outputs: readonly TensorMeta[];
@@ -124,8 +124,15 @@ export class LoadedVersion {
   /** Every input and output has a variable first dimension. */
   readonly batchable: boolean;
   inFlight = 0;
+  /**
+   * Runs the model on the calling thread and returns its outputs, when this version can (an
+   * inline runner without batching); the data plane then answers in the turn that read the request.
+   */
+  readonly runSync: ((feeds: Feeds) => Outputs) | undefined;
   private batcher: Batcher | undefined;
   private readonly statusCounters = new Map<number, Counter.Internal>();
+  /** Answers by HTTP status not yet added to the counter. */
+  private readonly counts = new Map<number, number>();
   readonly latency: Histogram.Internal<"project" | "deployment" | "version">;
 
   constructor(
@@ -151,19 +158,30 @@ export class LoadedVersion {
       const size = metrics.batchSize.labels({ project, deployment, version: this.versionLabel });
       this.batcher = new Batcher(runner, batching, this.inputs[0]?.meta.name ?? "", (rows) => size.observe(rows));
     }
+    this.runSync = this.batcher ? undefined : runner.runSync;
+    metrics.track(this);
   }
 
   get batching(): boolean {
     return this.batcher !== undefined;
   }
 
+  /** Counts a request's answer (forja_inference_requests_total, brought in when metrics are read). */
   count(status: number): void {
-    let c = this.statusCounters.get(status);
-    if (!c) {
-      c = this.metrics.requests.labels({ project: this.project, deployment: this.deployment, version: this.versionLabel, status: String(status) });
-      this.statusCounters.set(status, c);
+    this.counts.set(status, (this.counts.get(status) ?? 0) + 1);
+  }
+
+  flushCounts(): void {
+    for (const [status, n] of this.counts) {
+      if (n === 0) continue;
+      let c = this.statusCounters.get(status);
+      if (!c) {
+        c = this.metrics.requests.labels({ project: this.project, deployment: this.deployment, version: this.versionLabel, status: String(status) });
+        this.statusCounters.set(status, c);
+      }
+      c.inc(n);
+      this.counts.set(status, 0);
     }
-    c.inc();
   }
 
   run(feeds: Feeds): Promise<Outputs> {
@@ -175,6 +193,7 @@ export class LoadedVersion {
     this.batcher?.close();
     const until = Date.now() + drainMs;
     while (this.inFlight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    this.metrics.untrack(this);
     await this.runner.close();
   }
 }
@@ -213,15 +232,14 @@ export class LiveDeployment {
   rateLimit: { readonly rps: number; readonly burst: number } | undefined;
   private buckets = new Map<string, Bucket>();
   shadowStats: ShadowStats | undefined;
-  readonly inFlight;
+  /** Requests of callers being processed (forja_inference_in_flight_requests). */
+  inFlight = 0;
 
   constructor(
     readonly project: string,
     readonly name: string,
     readonly metrics: ServingMetrics,
-  ) {
-    this.inFlight = metrics.inFlight.labels({ project, deployment: name });
-  }
+  ) {}
 
   /** Weighted choice among the route's entries. */
   pick(): LoadedVersion | undefined {
@@ -309,7 +327,12 @@ export function sameOutputs(a: Outputs, b: Outputs): boolean {
 
 export class ServingEngine {
   private readonly deployments = new Map<string, LiveDeployment>();
-  constructor(readonly metrics: ServingMetrics) {}
+  constructor(readonly metrics: ServingMetrics) {
+    const deployments = this.deployments;
+    metrics.inFlightNow = function* () {
+      for (const d of deployments.values()) yield { project: d.project, deployment: d.name, requests: d.inFlight };
+    };
+  }
 
   get(project: string, name: string): LiveDeployment | undefined {
     return this.deployments.get(`${project}/${name}`);

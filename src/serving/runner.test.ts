@@ -78,3 +78,55 @@ describe("worker-thread runtime", () => {
     await expect(WorkerPool.start(new Uint8Array([1, 2, 3]), 2, 1, { inputs: [], outputs: [] })).rejects.toThrow();
   });
 });
+
+describe("inline runtime (the native session, called synchronously)", () => {
+  it("takes the fast path with the installed onnxruntime-node, with the public API's metadata and outputs", async () => {
+    const r = await createRunner(BYTES, { mode: "inline" });
+    runner = r;
+    // If a new onnxruntime-node release moves its binding, the runner falls back to the public
+    // API (slower): this test is what notices.
+    expect(r.runSync).toBeTypeOf("function");
+    const pub = await ort.InferenceSession.create(BYTES);
+    try {
+      expect(r.inputs).toEqual(pub.inputMetadata);
+      expect(r.outputs).toEqual(pub.outputMetadata);
+      const rows = rowsOf(5);
+      const mine = r.runSync?.(feedsOf(rows)) ?? {};
+      const theirs = await pub.run(feedsOf(rows));
+      for (const name of ["label", "probabilities"]) {
+        expect(mine[name]).toBeInstanceOf(ort.Tensor);
+        expect(mine[name]?.dims).toEqual(theirs[name]?.dims);
+        expect(Array.from(mine[name]?.data as ArrayLike<number | bigint>)).toEqual(Array.from(theirs[name]?.data as ArrayLike<number | bigint>));
+      }
+      expect(Array.from(mine["label"]?.data as BigInt64Array, Number)).toEqual(predictLogisticRegression(MODEL, rows).labels);
+    } finally {
+      await pub.release();
+    }
+  });
+
+  it("a tensor that is a view into a larger buffer is read at its offset", async () => {
+    const r = await createRunner(BYTES, { mode: "inline" });
+    runner = r;
+    const rows = rowsOf(2);
+    const backing = new Float32Array(64).fill(99);
+    backing.set(rows.flat(), 16);
+    const view = backing.subarray(16, 24);
+    const out = await r.run({ input: new ort.Tensor("float32", view, [2, 4]) });
+    expect(Array.from(out["label"]?.data as BigInt64Array, Number)).toEqual(predictLogisticRegression(MODEL, rows).labels);
+  });
+
+  it("a bad feed throws the model's error (the promise form rejects); a closed runner refuses", async () => {
+    const r = await createRunner(BYTES, { mode: "inline" });
+    runner = r;
+    const bad = { input: new ort.Tensor("float32", new Float32Array(3), [1, 3]) };
+    expect(() => r.runSync?.(bad)).toThrow(/input|dimension|shape/i);
+    await expect(r.run(bad)).rejects.toThrow(/input|dimension|shape/i);
+    await r.close();
+    expect(() => r.runSync?.(feedsOf(rowsOf(1)))).toThrow("runner closed");
+    runner = undefined;
+  });
+
+  it("a file that is not an ONNX model fails to load with onnxruntime's reason", async () => {
+    await expect(createRunner(new Uint8Array([1, 2, 3, 4]), { mode: "inline" })).rejects.toThrow(/protobuf|parse|model/i);
+  });
+});

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { predictLogisticRegression } from "../../src/serving/onnx/logistic-regression.ts";
 import { startTestServer, type TestServer } from "../support/server.ts";
-import { IRIS, call, deploy, inferBody, irisOnnx, publishModel, readyWith, waitFor } from "./support.ts";
+import { IRIS, call, deploy, inferBody, irisOnnx, pairsOnlyOnnx, publishModel, readyWith, waitFor } from "./support.ts";
 
 let s: TestServer;
 let version: number;
@@ -21,7 +21,10 @@ beforeAll(async () => {
   s = await startTestServer();
   version = await publishModel(s, { name: "iris", bytes: irisOnnx(), alias: "champion" });
   await deploy(s, { name: "iris", spec: { model: { name: "iris", alias: "champion" } } });
+  const pairs = await publishModel(s, { name: "pairs", bytes: pairsOnlyOnnx() });
+  await deploy(s, { name: "pairs", spec: { model: { name: "pairs", version: pairs } } });
   await waitFor(s, "iris", readyWith(version));
+  await waitFor(s, "pairs", readyWith(pairs));
 });
 afterAll(async () => {
   await s?.stop();
@@ -108,6 +111,33 @@ describe("inference", () => {
         expect(r.body.outputs[0].data, `request ${i}`).toEqual([ref.labels[i % rows.length]]);
       }
     });
+  });
+
+  it("a model that fails while running: 500 with onnxruntime's reason, counted; the other requests of the turn are answered", async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        i % 3 === 0
+          ? post("/v2/models/pairs/infer", inferBody([[1, 2, 3, 4]], { id: `one-${i}` }))
+          : i % 3 === 1
+            ? post("/v2/models/pairs/infer", inferBody([[1, 2, 3, 4], [5, 6, 7, 8]], { id: `two-${i}` }))
+            : post("/v2/models/iris/infer", inferBody([rows[0] as number[]], { id: `iris-${i}` })),
+      ),
+    );
+    answers.forEach((r, i) => {
+      if (i % 3 === 0) {
+        expect(r.status, `request ${i}`).toBe(500);
+        expect(r.body.error, `request ${i}`).toMatch(/^model execution failed: .*(reshape|shape)/i);
+      } else if (i % 3 === 1) {
+        expect(r.status, `request ${i}`).toBe(200);
+        expect(r.body.outputs[0], `request ${i}`).toEqual({ name: "pairs", datatype: "FP32", shape: [2, 4], data: [1, 2, 3, 4, 5, 6, 7, 8] });
+      } else {
+        expect(r.status, `request ${i}`).toBe(200);
+        expect(r.body.outputs[0].data, `request ${i}`).toEqual([ref.labels[0]]);
+      }
+    });
+    const metrics = await (await s.fetch("/metrics")).text();
+    expect(metrics).toMatch(/forja_inference_requests_total\{[^}]*deployment="pairs"[^}]*status="500"[^}]*\} 10/);
+    expect(metrics).toMatch(/forja_inference_requests_total\{[^}]*deployment="pairs"[^}]*status="200"[^}]*\} 10/);
   });
 
   it("nested data, requested outputs, the version path", async () => {

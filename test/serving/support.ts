@@ -3,6 +3,7 @@
  * client does (run → artifact upload → register → alias), deploy it, wait for a status.
  */
 import { exportLogisticRegressionOnnx, type LogisticRegressionModel } from "../../src/serving/onnx/logistic-regression.ts";
+import { encodeModel, OnnxType } from "../../src/serving/onnx/model-proto.ts";
 import type { TestServer } from "../support/server.ts";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -21,6 +22,26 @@ export const IRIS: LogisticRegressionModel = {
 export const IRIS_V2: LogisticRegressionModel = { ...IRIS, bias: [-12.0, 2.2, 9.8] };
 
 export const irisOnnx = (m: LogisticRegressionModel = IRIS) => exportLogisticRegressionOnnx(m);
+
+/**
+ * A model whose input metadata accepts any batch of 4 features but whose run fails unless the
+ * batch has exactly 2 rows (a Reshape to [2, 4]): requests that pass validation and fail inside
+ * onnxruntime.
+ */
+export const pairsOnlyOnnx = () =>
+  encodeModel({
+    irVersion: 8,
+    opset: 13,
+    producerName: "forja-test",
+    producerVersion: "1",
+    graph: {
+      name: "pairs_only",
+      nodes: [{ opType: "Reshape", inputs: ["input", "shape"], outputs: ["pairs"], name: "reshape" }],
+      initializers: [{ name: "shape", dims: [2], int64: [2n, 4n] }],
+      inputs: [{ name: "input", elemType: OnnxType.FLOAT, shape: ["batch", 4] }],
+      outputs: [{ name: "pairs", elemType: OnnxType.FLOAT, shape: [2, 4] }],
+    },
+  });
 
 async function call(s: TestServer, method: string, path: string, body?: unknown, token?: string | null): Promise<{ status: number; body: Json; text: string }> {
   const res = await s.fetch(path, {
