@@ -45,7 +45,7 @@ const { values } = parseArgs({
   },
 });
 // The platform runs in this process: give it the V8 flags bin/forja.mjs gives the server (ADR 0013).
-const SERVER_FLAGS = ["--max-semi-space-size=2"];
+const SERVER_FLAGS = ["--max-semi-space-size=4"];
 if (!SERVER_FLAGS.every((f) => process.execArgv.includes(f))) {
   const again = spawnSync(process.execPath, [...SERVER_FLAGS, ...process.execArgv, ...process.argv.slice(1)], { stdio: "inherit" });
   process.exit(again.status ?? 1);

@@ -103,31 +103,46 @@ function match(method: string, s: readonly string[]): Route | undefined {
  * after the other, then every answer ready, written in one burst.
  *
  * Runs together: run one by one between the reads of their requests, the same inline runs cost
- * about twice as much (bench/serving.ts: ~18 µs a run against ~9 µs back to back; 90–100 against
- * 62–70 µs of server CPU per request at c=16) — the model's code and data are cold after each
+ * about twice as much (~18 µs a run against ~9 µs back to back; 90–100 against 62–70 µs of
+ * server CPU per request at c=16, ADR 0013) — the model's code and data are cold after each
  * request's parsing. Answers together: every write to a client that is waiting in epoll wakes it;
  * on a virtual machine that wake-up (an inter-processor interrupt, a VM exit) costs more than the
  * write itself, and one per response made writev the biggest single cost of a request under
  * concurrent load. Written in a burst, a client is woken once and reads the rest while it runs
- * (c=64, alternating runs: 6.4–8.8k → 10.2–13.8k req/s; ADR 0011). A model run elsewhere
- * (workers, batching) answers in the burst of the turn its outputs arrive in; a lone client is
- * answered at the end of its own turn.
+ * (c=64, alternating runs: 6.4–8.8k → 10.2–13.8k req/s; ADR 0011).
+ *
+ * A model run elsewhere (worker threads, adaptive batching) answers when its outputs arrive:
+ * with the others of its burst once none is left running, and at the latest at the end of the
+ * next turn. An answer with no run pending (an error, a lone request) is written at once.
  */
 class Turn {
   private runs: (() => void)[] = [];
   private answers: Request[] = [];
   private scheduled = false;
+  private flushing = false;
+  /** Runs started on asynchronous runners whose outputs have not arrived. */
+  asyncRuns = 0;
   private readonly flush = () => {
     this.scheduled = false;
-    const runs = this.runs;
-    if (runs.length) {
-      this.runs = [];
-      for (const run of runs) run();
+    this.flushing = true;
+    try {
+      const runs = this.runs;
+      if (runs.length) {
+        this.runs = [];
+        for (const run of runs) run();
+      }
+    } finally {
+      this.flushing = false;
+      this.writeAnswers();
     }
+  };
+
+  private writeAnswers(): void {
     const answers = this.answers;
+    if (!answers.length) return;
     this.answers = [];
     for (const r of answers) write(r);
-  };
+  }
 
   /** `run` (which must not throw) at the end of this turn, before the answers are written. */
   defer(run: () => void): void {
@@ -137,6 +152,8 @@ class Turn {
 
   answer(r: Request): void {
     this.answers.push(r);
+    if (this.flushing) return; // written when the turn's runs are done
+    if (this.asyncRuns === 0 && this.runs.length === 0) return this.writeAnswers();
     this.schedule();
   }
 
@@ -240,11 +257,16 @@ export function createDataPlane({ ctx, engine, auth }: DataPlaneDeps): RawHandle
       });
       return undefined;
     }
+    turn.asyncRuns++;
     return v
       .run(p.feeds)
       .then(
-        (out) => answer(p, out),
+        (out) => {
+          turn.asyncRuns--;
+          answer(p, out);
+        },
         (e: unknown) => {
+          turn.asyncRuns--;
           throw executionError(v, e);
         },
       )

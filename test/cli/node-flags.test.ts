@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { BIN, REPO, cleanEnv, tempDir } from "./run.ts";
 
-const FLAG = "--max-semi-space-size=2";
+const FLAG = "--max-semi-space-size=4";
 
 describe("the server's node flags", () => {
   it("are the same in the shebang, the npm scripts and the serving benchmark", () => {
