@@ -15,7 +15,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { RawHandler } from "../http/app.ts";
-import { discardBody, readLimitedBody, type BodyErrors } from "../http/body.ts";
+import { discardBody, readLimitedBody, readLimitedBodyThen, type BodyErrors } from "../http/body.ts";
 import { statusFor } from "../http/errors.ts";
 import { errorMessage, isForjaError } from "../platform/errors.ts";
 import type { PlatformContext } from "../server/feature.ts";
@@ -66,7 +66,12 @@ const JSON_TYPE = "application/json; charset=utf-8";
 function match(method: string, s: readonly string[]): Route | undefined {
   const get = method === "GET" || method === "HEAD";
   const post = method === "POST";
-  const [a, b, c, d, e, f] = s;
+  const a = s[0];
+  const b = s[1];
+  const c = s[2];
+  const d = s[3];
+  const e = s[4];
+  const f = s[5];
   if (a === "v2") {
     if (s.length === 1) return get ? { kind: "server" } : undefined;
     if (b === "health" && s.length === 3) return get && c === "live" ? { kind: "live" } : get && c === "ready" ? { kind: "ready" } : undefined;
@@ -290,24 +295,30 @@ export function createDataPlane({ ctx, engine, auth }: DataPlaneDeps): RawHandle
     }
     const v = t.version === undefined ? (d.pick() ?? versionOf(d, t)) : versionOf(d, t);
     const headerLength = r.req.headers["inference-header-content-length"];
-    return readLimitedBody(r.req, limit, bodyErrors).then((body) =>
-      execute(
-        r,
-        d,
-        v,
-        () => parseInferRequest(v, parseBody(body, headerLength)),
-        (parsed, out) => {
-          const enc = encodeResponse(d.name, v, parsed, out);
-          if (d.route?.shadow && t.version === undefined) d.mirror(parsed.feeds, out);
-          ctx.hooks.inferenceServed?.({ project: t.project, deployment: d.name, version: v.version, inputs: parsed.feeds, outputs: out });
-          v.count(200);
-          v.latency.observe((performance.now() - t0) / 1000);
-          if (enc.headerLength !== undefined) {
-            send(r, 200, enc.body, { "content-type": "application/octet-stream", "inference-header-content-length": String(enc.headerLength) });
-          } else send(r, 200, enc.body);
-        },
-      ),
-    );
+    readLimitedBodyThen(r.req, limit, bodyErrors, (err, body) => {
+      if (err) return fail(r, err);
+      try {
+        execute(
+          r,
+          d,
+          v,
+          () => parseInferRequest(v, parseBody(body, headerLength)),
+          (parsed, out) => {
+            const enc = encodeResponse(d.name, v, parsed, out);
+            if (d.route?.shadow && t.version === undefined) d.mirror(parsed.feeds, out);
+            ctx.hooks.inferenceServed?.({ project: t.project, deployment: d.name, version: v.version, inputs: parsed.feeds, outputs: out });
+            v.count(200);
+            v.latency.observe((performance.now() - t0) / 1000);
+            if (enc.headerLength !== undefined) {
+              send(r, 200, enc.body, { "content-type": "application/octet-stream", "inference-header-content-length": String(enc.headerLength) });
+            } else send(r, 200, enc.body);
+          },
+        )?.catch((e: unknown) => fail(r, e));
+      } catch (e) {
+        fail(r, e);
+      }
+    });
+    return undefined;
   };
 
   const predictV1 = async (r: Request, t: Target) => {
@@ -414,15 +425,19 @@ export function createDataPlane({ ctx, engine, auth }: DataPlaneDeps): RawHandle
     const q = url.indexOf("?");
     const path = q < 0 ? url : url.slice(0, q);
     const method = req.method ?? "GET";
-    let segments: string[];
+    // The segments below the prefix, decoded; the first is the project, the rest is matched.
+    let segments = path.slice(DATA_PLANE_PREFIX.length).split("/");
     try {
-      segments = path.slice(DATA_PLANE_PREFIX.length).split("/").map(decodeURIComponent);
+      for (let i = 0; i < segments.length; i++) {
+        const seg = segments[i] as string;
+        if (seg.includes("%")) segments[i] = decodeURIComponent(seg);
+      }
     } catch {
       segments = [];
     }
-    const [project = "", ...rest] = segments;
+    const project = segments.shift() ?? "";
     const r: Request = { req, res, method, path, project, answered: false, status: 0, body: undefined, headers: undefined };
-    const route = project ? match(method, rest) : undefined;
+    const route = project ? match(method, segments) : undefined;
     if (!route) {
       req.resume();
       return fail(r, new ServingError(404, `no route for ${method} ${path}`));

@@ -7,9 +7,9 @@
  * requests are done.
  */
 import type * as ort from "onnxruntime-node";
-import type { Counter, Histogram } from "prom-client";
+import type { Counter } from "prom-client";
 import { concat0, InputPlan, slice0, tensorMetaOf, type TensorMeta } from "./tensors.ts";
-import type { CountSource, ServingMetrics } from "./metrics.ts";
+import type { CountSource, LatencySeries, ServingMetrics } from "./metrics.ts";
 import type { Feeds, ModelRunner, Outputs } from "./runner.ts";
 
 export interface BatchingOptions {
@@ -133,7 +133,7 @@ export class LoadedVersion implements CountSource {
   private readonly statusCounters = new Map<number, Counter.Internal>();
   /** Answers by HTTP status not yet added to the counter. */
   private readonly counts = new Map<number, number>();
-  readonly latency: Histogram.Internal<"project" | "deployment" | "version">;
+  readonly latency: LatencySeries;
 
   constructor(
     readonly project: string,

@@ -87,8 +87,10 @@ export function parseInferRequest(v: LoadedVersion, body: { json: unknown; binar
     const missing = v.inputs.filter((p) => !feeds[p.meta.name]).map((p) => p.meta.name);
     throw badRequest(`missing input${missing.length > 1 ? "s" : ""} ${missing.map((m) => `'${m}'`).join(", ")}`);
   }
-  const batchDims = v.inputs.filter((p) => p.batchable).map((p) => feeds[p.meta.name]?.dims[0]);
-  if (batchDims.some((d) => d !== batchDims[0])) throw badRequest(`inputs disagree on the batch size (first dimension): ${batchDims.join(" vs ")}`);
+  if (v.inputs.length > 1) {
+    const batchDims = v.inputs.filter((p) => p.batchable).map((p) => feeds[p.meta.name]?.dims[0]);
+    if (batchDims.some((d) => d !== batchDims[0])) throw badRequest(`inputs disagree on the batch size (first dimension): ${batchDims.join(" vs ")}`);
+  }
 
   const binaryOutput = isObject(req.parameters) && req.parameters.binary_data_output === true;
   let outputs: RequestedOutput[] | undefined;
@@ -101,7 +103,11 @@ export function parseInferRequest(v: LoadedVersion, body: { json: unknown; binar
       return { name: o.name, binary: binaryOutput || (isObject(p) && p.binary_data === true) };
     });
   }
-  return { ...(id !== undefined ? { id } : {}), feeds, ...(outputs ? { outputs } : {}), binaryOutput };
+  // Built field by field: the spread form allocates its temporary objects on every request.
+  const parsed: { id?: string; feeds: Feeds; outputs?: readonly RequestedOutput[]; binaryOutput: boolean } = { feeds, binaryOutput };
+  if (id !== undefined) parsed.id = id;
+  if (outputs) parsed.outputs = outputs;
+  return parsed;
 }
 
 export interface Encoded {
