@@ -57,28 +57,50 @@ export function readLimitedBodyThen(req: IncomingMessage, limit: number, errors:
     done(errors.tooLarge());
     return;
   }
-  let settled = false;
-  const settle = (err: Error | undefined, body?: Buffer) => {
-    if (settled) return;
-    settled = true;
-    done(err, body);
-  };
-  const chunks: Buffer[] = [];
-  let size = 0;
-  req.on("data", (chunk: Buffer) => {
-    size += chunk.length;
-    if (size > limit) {
-      chunks.length = 0;
-      discardBody(req, lingerMs);
-      settle(errors.tooLarge());
+  new BodyRead(req, limit, errors, done, lingerMs);
+}
+
+/** One body being read: the listeners are its methods' closures, settled once. */
+class BodyRead {
+  private settled = false;
+  private chunks: Buffer[] = [];
+  private size = 0;
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly limit: number,
+    private readonly errors: BodyErrors,
+    private readonly done: (err: Error | undefined, body?: Buffer) => void,
+    private readonly lingerMs: number,
+  ) {
+    req.on("data", (chunk: Buffer) => this.data(chunk));
+    req.on("end", () => this.settle(undefined, this.body()));
+    // The only errors a request emits are the client's: it closed or reset the connection.
+    req.on("error", () => this.settle(this.errors.incomplete()));
+    req.on("close", () => {
+      if (!this.req.complete) this.settle(this.errors.incomplete());
+    });
+  }
+
+  private data(chunk: Buffer): void {
+    this.size += chunk.length;
+    if (this.size > this.limit) {
+      this.chunks = [];
+      discardBody(this.req, this.lingerMs);
+      this.settle(this.errors.tooLarge());
       return;
     }
-    chunks.push(chunk);
-  });
-  req.on("end", () => settle(undefined, chunks.length === 1 ? chunks[0] : chunks.length ? Buffer.concat(chunks, size) : undefined));
-  // The only errors a request emits are the client's: it closed or reset the connection.
-  req.on("error", () => settle(errors.incomplete()));
-  req.on("close", () => {
-    if (!req.complete) settle(errors.incomplete());
-  });
+    this.chunks.push(chunk);
+  }
+
+  private body(): Buffer | undefined {
+    const c = this.chunks;
+    return c.length === 1 ? c[0] : c.length ? Buffer.concat(c, this.size) : undefined;
+  }
+
+  private settle(err: Error | undefined, body?: Buffer): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.done(err, body);
+  }
 }

@@ -7,6 +7,7 @@ import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LoadedVersion } from "./engine.ts";
 import { encodeResponse, parseBody, parseInferRequest } from "./infer.ts";
+import { jsonDataText, toJsonData } from "./tensors.ts";
 import { ServingMetrics } from "./metrics.ts";
 import { exportLogisticRegressionOnnx } from "./onnx/logistic-regression.ts";
 import { createRunner } from "./runner.ts";
@@ -52,5 +53,22 @@ describe("encodeResponse", () => {
     const enc = encodeResponse("my-model", v, binary, await v.run(binary.feeds));
     expect(enc.headerLength).toBeGreaterThan(0);
     expect(Buffer.isBuffer(enc.body)).toBe(true);
+  });
+});
+
+describe("jsonDataText", () => {
+  it("is JSON.stringify of the tensor's JSON data, for every output type", async () => {
+    const { Tensor } = await import("onnxruntime-node");
+    const tensors = [
+      new Tensor("float32", Float32Array.from([0.1, -0, 1e-45, 3.4e38, Number.NaN, Number.POSITIVE_INFINITY, -Number.POSITIVE_INFINITY, 6.659999847412109]), [8]),
+      new Tensor("float64", Float64Array.from([0.1, 1 / 3, -1e300, Number.NaN]), [4]),
+      new Tensor("int32", Int32Array.from([0, -1, 2147483647]), [3]),
+      new Tensor("int64", BigInt64Array.from([0n, -5n, 9007199254740993n]), [3]),
+      new Tensor("uint8", Uint8Array.from([0, 255]), [2]),
+      new Tensor("bool", Uint8Array.from([0, 1, 2]), [3]),
+      new Tensor("string", ["a", 'b"c', "é"], [3]),
+      new Tensor("float32", new Float32Array(0), [0]),
+    ];
+    for (const t of tensors) expect(jsonDataText(t), t.type).toBe(JSON.stringify(toJsonData(t)));
   });
 });

@@ -6,7 +6,7 @@
 import type * as ort from "onnxruntime-node";
 import type { LoadedVersion } from "./engine.ts";
 import type { Feeds, Outputs } from "./runner.ts";
-import { badRequest, toBinaryData, toJsonData, type TensorMeta } from "./tensors.ts";
+import { badRequest, jsonDataText, toBinaryData, toJsonData, type TensorMeta } from "./tensors.ts";
 
 interface RequestedOutput {
   readonly name: string;
@@ -144,7 +144,7 @@ export function encodeResponse(deployment: string, v: LoadedVersion, req: Parsed
     for (let i = 0; i < v.outputs.length; i++) {
       const name = (v.outputs[i] as TensorMeta).name;
       const t = out[name] as ort.Tensor;
-      body += `${i ? "," : ""}${f.outputs.get(name) ?? ""}${JSON.stringify(t.dims)},"data":${JSON.stringify(toJsonData(t))}}`;
+      body += `${i ? "," : ""}${f.outputs.get(name) ?? ""}${JSON.stringify(t.dims)},"data":${jsonDataText(t)}}`;
     }
     return { body: `${body}]}` };
   }

@@ -235,6 +235,23 @@ export function toJsonData(t: ort.Tensor): unknown[] {
   return Array.from(d);
 }
 
+/**
+ * `JSON.stringify(toJsonData(t))`, written straight from the typed array: the response path
+ * would otherwise build an array of boxed numbers per output only to stringify it.
+ */
+export function jsonDataText(t: ort.Tensor): string {
+  const d = t.data;
+  if (Array.isArray(d) || t.type === "bool") return JSON.stringify(toJsonData(t));
+  const big = d instanceof BigInt64Array || d instanceof BigUint64Array;
+  let out = "[";
+  for (let i = 0; i < d.length; i++) {
+    const x = big ? Number(d[i]) : (d[i] as number);
+    // JSON.stringify writes a finite number as String does, anything else as null.
+    out += (i ? "," : "") + (Number.isFinite(x) ? String(x) : "null");
+  }
+  return out + "]";
+}
+
 /** Output tensor → its raw little-endian bytes (binary extension). */
 export function toBinaryData(t: ort.Tensor): Buffer {
   const d = t.data;
