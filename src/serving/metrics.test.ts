@@ -13,7 +13,7 @@ describe("LatencyHistogram", () => {
     const name = "forja_inference_request_duration_seconds";
     const help = "Inference latency.";
     const ref = new Histogram({ name, help, labelNames: ["project", "deployment", "version"], buckets: LATENCY_BUCKETS, registers: [theirs] });
-    const mine = new LatencyHistogram(name, help, LATENCY_BUCKETS, [ours]);
+    const mine = new LatencyHistogram({ name, help, labelNames: ["project", "deployment", "version"], buckets: LATENCY_BUCKETS, registers: [ours] });
     const sets = [
       { project: "default", deployment: "iris", version: "1" },
       { project: "default", deployment: "iris", version: "2" },

@@ -45,12 +45,13 @@ export class ServingMetrics {
         for (const s of sources) s.flushCounts();
       },
     });
-    this.latency = new LatencyHistogram(
-      "forja_inference_request_duration_seconds",
-      "Inference latency from request body to response, by deployment and version.",
-      LATENCY_BUCKETS,
+    this.latency = new LatencyHistogram({
+      name: "forja_inference_request_duration_seconds",
+      help: "Inference latency from request body to response, by deployment and version.",
+      labelNames: ["project", "deployment", "version"],
+      buckets: LATENCY_BUCKETS,
       registers,
-    );
+    });
     const inFlightNow = () => this.inFlightNow();
     this.inFlight = new Gauge({
       name: "forja_inference_in_flight_requests",
@@ -145,15 +146,17 @@ export class LatencySeries {
 export class LatencyHistogram {
   readonly type = "histogram";
   readonly aggregator = "sum";
+  readonly name: string;
+  readonly help: string;
+  private readonly bounds: readonly number[];
   private readonly series = new Map<string, LatencySeries>();
 
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    private readonly bounds: readonly number[],
-    registers: readonly Registry[],
-  ) {
-    for (const r of registers) r.registerMetric(this as unknown as Metric);
+  /** prom-client's configuration shape; the label names are fixed. */
+  constructor(o: { name: string; help: string; labelNames: readonly ["project", "deployment", "version"]; buckets: readonly number[]; registers: readonly Registry[] }) {
+    this.name = o.name;
+    this.help = o.help;
+    this.bounds = o.buckets;
+    for (const r of o.registers) r.registerMetric(this as unknown as Metric);
   }
 
   labels(labels: LatencyLabels): LatencySeries {

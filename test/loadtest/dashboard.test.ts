@@ -25,12 +25,15 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
-/** Metrics declared in src/: `new Counter|Gauge|Histogram|Summary({ name: "forja_…", …, labelNames: [...] })`. */
+/**
+ * Metrics declared in src/: `new Counter|Gauge|Histogram|Summary({ name: "forja_…", …, labelNames: [...] })`,
+ * or one of our own classes of those types named like them (`new LatencyHistogram({ … })`).
+ */
 function exportedMetrics(): Map<string, { type: string; labels: string[] }> {
   const out = new Map<string, { type: string; labels: string[] }>();
   for (const file of sourceFiles(join(REPO, "src"))) {
     const text = readFileSync(file, "utf8");
-    const re = /new\s+(Counter|Gauge|Histogram|Summary)\s*(?:<[^>]*>)?\s*\(\s*\{([\s\S]*?)\}\s*\)/g;
+    const re = /new\s+[A-Z]?[a-zA-Z]*?(Counter|Gauge|Histogram|Summary)\s*(?:<[^>]*>)?\s*\(\s*\{([\s\S]*?)\}\s*\)/g;
     for (let m = re.exec(text); m; m = re.exec(text)) {
       const body = m[2]!;
       const name = /name:\s*"(forja_[a-zA-Z0-9_:]+)"/.exec(body)?.[1];
