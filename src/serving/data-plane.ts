@@ -118,7 +118,7 @@ function match(method: string, s: readonly string[]): Route | undefined {
  *
  * A model run elsewhere (worker threads, adaptive batching) answers when its outputs arrive:
  * with the others of its burst once none is left running, and at the latest at the end of the
- * next turn. An answer with no run pending (an error, a lone request) is written at once.
+ * next turn. An answer with no run pending (an error, a metadata call) is written at once.
  */
 class Turn {
   private runs: (() => void)[] = [];
@@ -146,7 +146,14 @@ class Turn {
     const answers = this.answers;
     if (!answers.length) return;
     this.answers = [];
-    for (const r of answers) write(r);
+    for (const r of answers) {
+      try {
+        write(r);
+      } catch {
+        // One connection's failure (it went away mid-write) must not cost the others their answer.
+        r.res.destroy();
+      }
+    }
   }
 
   /** `run` (which must not throw) at the end of this turn, before the answers are written. */
