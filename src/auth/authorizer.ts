@@ -65,14 +65,15 @@ export class Authorizer {
   }
 
   /**
-   * `roleIn` without waiting, for a hot path: `{ role }` while the project's members are cached
-   * (role undefined: not a member), undefined when only `roleIn` can tell (a store read).
+   * `check` of a project-scoped kind without waiting, for a hot path: true when the cached
+   * members already allow it, undefined when only `check` can tell (a store read, or a refusal
+   * to word).
    */
-  cachedRoleIn(principal: Principal, project: string): { readonly role: ProjectRole | undefined } | undefined {
-    if (principal.admin) return { role: "owner" };
+  allowsCached(principal: Principal, verb: Verb, project: string): true | undefined {
+    if (principal.admin) return true;
     const cached = this.members.get(project);
     if (!cached || cached.until <= (this.options.now ?? Date.now)()) return undefined;
-    return { role: cached.roles?.get(principal.name) };
+    return roleAtLeast(cached.roles?.get(principal.name), neededRole(verb)) ? true : undefined;
   }
 
   /** Projects the principal can read; undefined means all (admins). */
@@ -117,11 +118,14 @@ export class Authorizer {
     }
     if (!project) return deny("only platform admins manage this kind");
     const role = await this.roleIn(principal, project, reader);
-    const needed: ProjectRole = verb === "get" || verb === "list" ? "viewer" : "editor";
+    const needed = neededRole(verb);
     if (roleAtLeast(role, needed)) return;
     deny(role ? `requires the ${needed} role (you are ${role})` : "not a member");
   }
 }
+
+/** The role a verb on a project-scoped kind needs. */
+const neededRole = (verb: Verb): ProjectRole => (verb === "get" || verb === "list" ? "viewer" : "editor");
 
 function rolesOf(project: Resource | undefined): ReadonlyMap<string, ProjectRole> | undefined {
   const spec = project?.spec as ProjectSpec | undefined;

@@ -8,7 +8,7 @@
  */
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import type { Authorizer } from "../auth/authorizer.ts";
-import { roleAtLeast, type Principal } from "../auth/principal.ts";
+import type { Principal } from "../auth/principal.ts";
 import type { TokenService } from "../auth/tokens.ts";
 import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError, UnauthenticatedError } from "../platform/errors.ts";
 import type { Database } from "../store/database.ts";
@@ -32,14 +32,18 @@ const hash = (s: string) => createHash("sha256").update(s).digest("hex");
 
 const tokenCredential = (p: Principal) => `token:${p.tokenId ?? p.name}`;
 
+/** The secret of a `Bearer` Authorization header, if it is one. */
+function bearerSecret(authorization: string): string | undefined {
+  const space = authorization.indexOf(" ");
+  if (space <= 0 || authorization.slice(0, space).toLowerCase() !== "bearer") return undefined;
+  return authorization.slice(space + 1).trim() || undefined;
+}
+
 /** The secret of a `Bearer` Authorization header, or a ServingError 401. */
 function secretOf(authorization: string | undefined): string {
   if (!authorization) throw new ServingError(401, "missing Authorization header: send 'Authorization: Bearer <token or deployment key>'");
-  const space = authorization.indexOf(" ");
-  const secret = space > 0 ? authorization.slice(space + 1).trim() : "";
-  if (space <= 0 || authorization.slice(0, space).toLowerCase() !== "bearer" || !secret) {
-    throw new ServingError(401, "unsupported Authorization header: use 'Bearer <token or deployment key>'");
-  }
+  const secret = bearerSecret(authorization);
+  if (!secret) throw new ServingError(401, "unsupported Authorization header: use 'Bearer <token or deployment key>'");
   return secret;
 }
 
@@ -86,21 +90,17 @@ export class InferenceAuth {
    * read, or an error to explain).
    */
   checkCached(authorization: string | undefined, project: string, deployment: string): string | undefined {
-    const space = authorization?.indexOf(" ") ?? -1;
-    if (!authorization || space !== 6 || authorization.slice(0, 6).toLowerCase() !== "bearer") return undefined;
-    const secret = authorization.slice(7).trim();
-    if (secret.startsWith(KEY_PREFIX)) {
-      const c = this.cache.get(secret);
-      if (!c || c.until <= Date.now() || "status" in c || c.project !== project || (c.deployment !== undefined && c.deployment !== deployment)) return undefined;
-      return c.credential;
-    }
+    const secret = authorization && bearerSecret(authorization);
+    if (!secret) return undefined;
     try {
+      if (secret.startsWith(KEY_PREFIX)) {
+        const c = this.cache.get(secret);
+        return c && c.until > Date.now() ? verdict(c, project, deployment) : undefined;
+      }
       const principal = this.deps.tokens.authenticateCached(secret);
-      if (!principal) return undefined;
-      const member = this.deps.authz.cachedRoleIn(principal, project);
-      return member && roleAtLeast(member.role, "viewer") ? tokenCredential(principal) : undefined;
+      return principal && this.deps.authz.allowsCached(principal, "get", project) ? tokenCredential(principal) : undefined;
     } catch {
-      return undefined;
+      return undefined; // a refusal: check() words it
     }
   }
 

@@ -48,7 +48,7 @@ interface Request {
   /** The path without its query string, for messages. */
   readonly path: string;
   readonly project: string;
-  /** An answer is queued (see ResponseQueue): nothing else may be sent. */
+  /** An answer is queued (see Turn): nothing else may be sent. */
   answered: boolean;
   /** The queued answer. */
   status: number;

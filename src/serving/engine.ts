@@ -130,9 +130,8 @@ export class LoadedVersion implements CountSource {
    */
   readonly runSync: ((feeds: Feeds) => Outputs) | undefined;
   private batcher: Batcher | undefined;
-  private readonly statusCounters = new Map<number, Counter.Internal>();
-  /** Answers by HTTP status not yet added to the counter. */
-  private readonly counts = new Map<number, number>();
+  /** Per HTTP status: answers not yet added to the counter, and the counter's series. */
+  private readonly counts = new Map<number, { pending: number; readonly series: Counter.Internal }>();
   readonly latency: LatencySeries;
 
   constructor(
@@ -168,19 +167,19 @@ export class LoadedVersion implements CountSource {
 
   /** Counts a request's answer (forja_inference_requests_total, brought in when metrics are read). */
   count(status: number): void {
-    this.counts.set(status, (this.counts.get(status) ?? 0) + 1);
+    let c = this.counts.get(status);
+    if (!c) {
+      c = { pending: 0, series: this.metrics.requests.labels({ project: this.project, deployment: this.deployment, version: this.versionLabel, status: String(status) }) };
+      this.counts.set(status, c);
+    }
+    c.pending++;
   }
 
   flushCounts(): void {
-    for (const [status, n] of this.counts) {
-      if (n === 0) continue;
-      let c = this.statusCounters.get(status);
-      if (!c) {
-        c = this.metrics.requests.labels({ project: this.project, deployment: this.deployment, version: this.versionLabel, status: String(status) });
-        this.statusCounters.set(status, c);
-      }
-      c.inc(n);
-      this.counts.set(status, 0);
+    for (const c of this.counts.values()) {
+      if (c.pending === 0) continue;
+      c.series.inc(c.pending);
+      c.pending = 0;
     }
   }
 
