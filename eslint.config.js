@@ -14,6 +14,9 @@ export default tseslint.config(
       "@typescript-eslint/no-floating-promises": "error",
       "@typescript-eslint/no-misused-promises": ["error", { checksVoidReturn: { arguments: false, attributes: false } }],
       "@typescript-eslint/switch-exhaustiveness-check": "error",
+      // A promise returned from inside try/catch/finally without await escapes them (the quickstart
+      // stopped its platform while it was still meant to serve).
+      "@typescript-eslint/return-await": ["error", "in-try-catch"],
       "@typescript-eslint/consistent-type-imports": "error",
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
       "no-console": "off",

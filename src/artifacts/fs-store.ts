@@ -217,7 +217,7 @@ export class FsArtifactStore implements ArtifactStore {
       // tmp/ vanished behind our back (cleaned by an operator?): recreate once.
       this.dirsReady = undefined;
       await this.ensureDirs();
-      return await open(tmpPath, "wx", 0o644);
+      return open(tmpPath, "wx", 0o644);
     }
   }
 

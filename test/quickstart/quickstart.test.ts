@@ -1,11 +1,12 @@
 /**
  * The README's main command, as CI runs it on a fresh clone: `forja quickstart --exit` on a
- * free port with a temp data dir and client config. Exit 0 and the key lines of each stage.
+ * free port with a temp data dir and client config. Exit 0 and the key lines of each stage; and
+ * without --exit, as the README runs it: it keeps serving until Ctrl-C.
  */
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { expect, it } from "vitest";
-import { cleanEnv, runCli, tempDir } from "../cli/run.ts";
+import { cleanEnv, runCli, spawnCli, tempDir } from "../cli/run.ts";
 
 it("forja quickstart --exit: pipeline, registry, deployment, predictions, load test, drift report; exit 0", async () => {
   const dir = tempDir("forja-quickstart-");
@@ -44,3 +45,35 @@ it("forja quickstart --exit exits non-zero when the evaluation threshold is not 
     rmSync(dir, { recursive: true, force: true });
   }
 }, 240_000);
+
+it("forja quickstart without --exit keeps serving until SIGINT, then stops cleanly (exit 0)", async () => {
+  const dir = tempDir("forja-quickstart-serve-");
+  const child = spawnCli(["quickstart", "--data-dir", join(dir, "data"), "--port", "0", "--load-seconds", "1"], cleanEnv(dir, { FORJA_CONFIG: join(dir, "config.yaml") }));
+  try {
+    let out = "";
+    child.stderr!.resume();
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no "Ctrl-C to stop" within 240 s:\n${out}`)), 240_000);
+      child.stdout!.setEncoding("utf8").on("data", (d: string) => {
+        out += d;
+        const m = /forja is serving at (http:\/\/127\.0\.0\.1:\d+) — Ctrl-C to stop/.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]!);
+        }
+      });
+      child.once("exit", (code) => reject(new Error(`quickstart exited (${code}) instead of serving:\n${out}`)));
+    });
+    // Still up a moment later: something other than the load test's traffic holds it open.
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(child.exitCode).toBeNull();
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    child.kill("SIGINT");
+    expect(await exited).toBe(0);
+    await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+  } finally {
+    if (child.exitCode === null) child.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 300_000);

@@ -102,7 +102,7 @@ async function quickstart(ctx: CliContext, opts: Options): Promise<number> {
     if (final.status.phase !== "Succeeded") {
       say(`run/${runName} ${final.status.phase}: ${final.status.message ?? ""}`);
       say(`  npx forja describe run/${runName}   npx forja logs run/${runName}`);
-      return finish(1);
+      return await finish(1);
     }
     say(`run/${runName} succeeded (${secs()})`);
 
@@ -174,18 +174,19 @@ async function quickstart(ctx: CliContext, opts: Options): Promise<number> {
     say(`  npx forja drift penguins --window 5m          # drift of the served traffic`);
     say(`  npx forja run penguins --param code=$PWD/examples/penguins --watch   # train again; @champion moves only if better`);
     say(`  curl -H "Authorization: Bearer $(grep token ${config.clientConfigPath} | cut -d' ' -f2)" ${url}/metrics | grep -E 'forja_(inference|feature_drift|dataset_drift)'`);
-    return finish(ok ? 0 : 1);
+    return await finish(ok ? 0 : 1);
   } catch (e) {
     say(`quickstart failed after ${secs()}: ${errorMessage(e)}`);
-    return finish(1);
+    return await finish(1);
   } finally {
     await platform.stop();
   }
 
+  /** Awaited by the caller (`return await`): the `finally` that stops the platform must wait for it. */
   async function finish(code: number): Promise<number> {
     if (opts.exit) return code;
     say(`\nforja is serving at ${url} — Ctrl-C to stop.`);
-    return await new Promise<number>((resolve) => {
+    return new Promise<number>((resolve) => {
       const stop = () => resolve(code);
       process.once("SIGINT", stop);
       process.once("SIGTERM", stop);
