@@ -3,6 +3,7 @@
  * free port with a temp data dir and client config. Exit 0 and the key lines of each stage; and
  * without --exit, as the README runs it: it keeps serving until Ctrl-C.
  */
+import { execFileSync } from "node:child_process";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { expect, it } from "vitest";
@@ -68,6 +69,12 @@ it("forja quickstart without --exit keeps serving until SIGINT, then stops clean
     await new Promise((r) => setTimeout(r, 1_000));
     expect(child.exitCode).toBeNull();
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    // The printed /metrics hint reads the token from the CLI config: its shell part gives exactly one token that works.
+    const hint = /Bearer \$\((grep [^)]+)\)/.exec(out)?.[1];
+    expect(hint, out).toBeDefined();
+    const token = execFileSync("bash", ["-c", hint!], { encoding: "utf8" }).trim();
+    expect(token).toMatch(/^forja_\S+$/);
+    expect((await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
     child.kill("SIGINT");
     expect(await exited).toBe(0);

@@ -173,7 +173,7 @@ async function quickstart(ctx: CliContext, opts: Options): Promise<number> {
     say(`  npx forja get deployments                    # what serves, which version`);
     say(`  npx forja drift penguins --window 5m          # drift of the served traffic`);
     say(`  npx forja run penguins --param code=$PWD/examples/penguins --watch   # train again; @champion moves only if better`);
-    say(`  curl -H "Authorization: Bearer $(grep token ${config.clientConfigPath} | cut -d' ' -f2)" ${url}/metrics | grep -E 'forja_(inference|feature_drift|dataset_drift)'`);
+    say(`  curl -H "Authorization: Bearer $(grep '^token:' ${config.clientConfigPath} | cut -d' ' -f2)" ${url}/metrics | grep -E 'forja_(inference|feature_drift|dataset_drift)'`);
     return await finish(ok ? 0 : 1);
   } catch (e) {
     say(`quickstart failed after ${secs()}: ${errorMessage(e)}`);
