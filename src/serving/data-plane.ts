@@ -206,6 +206,16 @@ function executionError(v: LoadedVersion, e: unknown): ServingError {
   return e instanceof ServingError ? e : new ServingError(500, `model execution failed: ${errorMessage(e)}`);
 }
 
+/**
+ * A request for `v` is in flight from the moment its version is chosen, before its body is read:
+ * a version retired meanwhile (a rollout, a rollback, a deleted deployment) waits for it before
+ * it closes its session (LoadedVersion.close).
+ */
+function begin(d: LiveDeployment, v: LoadedVersion): void {
+  v.inFlight++;
+  d.inFlight++;
+}
+
 function finished(d: LiveDeployment, v: LoadedVersion): void {
   v.inFlight--;
   d.inFlight--;
@@ -236,19 +246,20 @@ export function createDataPlane({ ctx, engine, auth }: DataPlaneDeps): RawHandle
   };
   const authorize = (r: Request, t: Target) => auth.check(r.req.headers.authorization, t.project, t.name);
 
+  /** A refusal by the deployment's rate limit, counted (before a version is chosen, so without one). */
   const rateLimited = (r: Request, d: LiveDeployment) => {
+    metrics.requests.inc({ project: d.project, deployment: d.name, version: "", status: "429" });
     const rl = d.rateLimit;
     send(r, 429, JSON.stringify({ error: `rate limit exceeded: ${rl?.rps} requests/s (burst ${rl?.burst}) per credential for deployment '${d.name}'` }), { "retry-after": "1" });
   };
 
   /**
-   * Parses a request for `v`, runs the model and answers, with the version's in-flight accounting
-   * and its error counts. An inline version (v.runSync) runs at the end of the turn, with the
-   * other runs of the turn (see Turn); others through their runner's promise.
+   * Parses a request for `v`, runs the model and answers, with the version's error counts. The
+   * request is in flight already (begin()): execute ends it, on every path. An inline version
+   * (v.runSync) runs at the end of the turn, with the other runs of the turn (see Turn); others
+   * through their runner's promise.
    */
   const execute = <P extends { readonly feeds: Feeds }>(r: Request, d: LiveDeployment, v: LoadedVersion, parse: () => P, answer: (p: P, out: Outputs) => void): Promise<void> | undefined => {
-    v.inFlight++;
-    d.inFlight++;
     let p: P;
     try {
       p = parse();
@@ -270,8 +281,15 @@ export function createDataPlane({ ctx, engine, auth }: DataPlaneDeps): RawHandle
       return undefined;
     }
     turn.asyncRuns++;
-    return v
-      .run(p.feeds)
+    let running: Promise<Outputs>;
+    try {
+      running = v.run(p.feeds);
+    } catch (e) {
+      turn.asyncRuns--;
+      finished(d, v);
+      throw executionError(v, e);
+    }
+    return running
       .then(
         (out) => {
           turn.asyncRuns--;
@@ -296,14 +314,17 @@ export function createDataPlane({ ctx, engine, auth }: DataPlaneDeps): RawHandle
   const inferAs = (r: Request, t: Target, credential: string, t0: number): Promise<void> | undefined => {
     const d = deployment(t);
     if (!d.take(credential)) {
-      metrics.requests.inc({ project: t.project, deployment: t.name, version: "", status: "429" }); // rare: refused before a version is chosen
       rateLimited(r, d);
       return undefined;
     }
     const v = t.version === undefined ? (d.pick() ?? versionOf(d, t)) : versionOf(d, t);
+    begin(d, v);
     const headerLength = r.req.headers["inference-header-content-length"];
     readLimitedBodyThen(r.req, limit, bodyErrors, (err, body) => {
-      if (err) return fail(r, err);
+      if (err) {
+        finished(d, v);
+        return fail(r, err);
+      }
       try {
         execute(
           r,
@@ -334,7 +355,14 @@ export function createDataPlane({ ctx, engine, auth }: DataPlaneDeps): RawHandle
     const d = deployment(t);
     if (!d.take(credential)) return rateLimited(r, d);
     const v = d.pick() ?? versionOf(d, t);
-    const body = await readLimitedBody(r.req, limit, bodyErrors);
+    begin(d, v);
+    let body: Buffer | undefined;
+    try {
+      body = await readLimitedBody(r.req, limit, bodyErrors);
+    } catch (e) {
+      finished(d, v);
+      throw e;
+    }
     await execute(
       r,
       d,

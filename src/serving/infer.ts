@@ -21,6 +21,7 @@ export interface ParsedRequest {
   readonly binaryOutput: boolean;
 }
 
+const NO_BYTES = Buffer.alloc(0);
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** Splits the body into its JSON header and binary section. */
@@ -70,11 +71,13 @@ export function parseInferRequest(v: LoadedVersion, body: { json: unknown; binar
     let data;
     if (binarySize !== undefined) {
       if (typeof binarySize !== "number" || !Number.isInteger(binarySize) || binarySize < 0) throw badRequest(`${where}: parameters.binary_data_size must be a non-negative integer`);
-      if (!body.binary || offset + binarySize > body.binary.length) {
+      // No binary section (the JSON is the whole body) still holds tensors of zero bytes.
+      const binary = body.binary ?? NO_BYTES;
+      if (offset + binarySize > (body.binary ? binary.length : body.binaryStart)) {
         throw badRequest(`${where}: binary_data_size ${binarySize} goes past the end of the body (send Inference-Header-Content-Length and the tensor bytes after the JSON)`);
       }
       if (t.data !== undefined) throw badRequest(`${where}: has both 'data' and binary_data_size`);
-      data = plan.fromBinary(body.binary, offset, binarySize, n, where);
+      data = plan.fromBinary(binary, offset, binarySize, n, where);
       offset += binarySize;
     } else {
       if (t.data === undefined) throw badRequest(`${where}: 'data' is required`);

@@ -113,70 +113,89 @@ export class InputPlan {
   fromJson(data: unknown, n: number, where: string): AnyArray {
     if (!Array.isArray(data)) throw badRequest(`${where}: 'data' must be an array`);
     const dt = this.meta.datatype;
-    const out = allocate(dt, n);
     if ((dt === "FP32" || dt === "FP64") && data.length === n) {
-      // The common case, a flat array of numbers, without the walk below (its closures cost more
-      // than the copy); anything else, errors included, takes the walk.
-      const f = out as Float32Array | Float64Array;
+      // The common case, a flat array of numbers, copied as it is read; anything else, errors
+      // included, takes the general path below.
+      const f = dt === "FP32" ? new Float32Array(n) : new Float64Array(n);
       let i = 0;
       for (; i < n; i++) {
         const v: unknown = data[i];
         if (typeof v !== "number") break;
         f[i] = v;
       }
-      if (i === n) return out;
+      if (i === n) return f;
     }
-    let at = 0;
-    const tooMany = () => badRequest(`${where}: data has more than the ${n} values shape needs`);
-    const bad = (v: unknown, what: string) => badRequest(`${where}: data[${at}] must be ${what} for datatype ${dt}, got ${JSON.stringify(v)?.slice(0, 40)}`);
-    const walk = (arr: readonly unknown[]): void => {
-      for (let i = 0; i < arr.length; i++) {
-        const v = arr[i];
-        if (Array.isArray(v)) {
-          walk(v);
-          continue;
+    // The values are gathered before anything of the shape's size is allocated, so a shape the
+    // data does not fill is refused as such (however large it claims to be), and without
+    // recursion: the data may nest as deep as the model's rank, no deeper.
+    const values = this.valuesOf(data, n, where);
+    if (values.length !== n) throw badRequest(`${where}: shape needs ${n} values, data has ${values.length}`);
+    const out = allocate(dt, n);
+    const bad = (at: number, what: string) => badRequest(`${where}: data[${at}] must be ${what} for datatype ${dt}, got ${JSON.stringify(values[at])?.slice(0, 40)}`);
+    for (let at = 0; at < n; at++) {
+      const v = values[at];
+      switch (dt) {
+        case "FP32":
+        case "FP64":
+          if (typeof v !== "number") throw bad(at, "a number");
+          (out as Float32Array)[at] = v;
+          break;
+        case "BOOL":
+          if (typeof v !== "boolean") throw bad(at, "true or false");
+          (out as Uint8Array)[at] = v ? 1 : 0;
+          break;
+        case "BYTES":
+          if (typeof v !== "string") throw bad(at, "a string");
+          (out as string[])[at] = v;
+          break;
+        case "FP16":
+          throw badRequest(`${where}: FP16 cannot be sent as JSON; use the binary tensor extension`);
+        case "INT64":
+        case "UINT64": {
+          const [lo, hi] = INT_RANGE[dt] as [number, number];
+          if (typeof v !== "number" || !Number.isInteger(v) || v < lo || v > hi) throw bad(at, "an integer");
+          (out as BigInt64Array)[at] = BigInt(v);
+          break;
         }
-        if (at >= n) throw tooMany();
-        switch (dt) {
-          case "FP32":
-          case "FP64":
-            if (typeof v !== "number") throw bad(v, "a number");
-            (out as Float32Array)[at] = v;
-            break;
-          case "BOOL":
-            if (typeof v !== "boolean") throw bad(v, "true or false");
-            (out as Uint8Array)[at] = v ? 1 : 0;
-            break;
-          case "BYTES":
-            if (typeof v !== "string") throw bad(v, "a string");
-            (out as string[])[at] = v;
-            break;
-          case "FP16":
-            throw badRequest(`${where}: FP16 cannot be sent as JSON; use the binary tensor extension`);
-          case "INT64":
-          case "UINT64": {
-            const [lo, hi] = INT_RANGE[dt] as [number, number];
-            if (typeof v !== "number" || !Number.isInteger(v) || v < lo || v > hi) throw bad(v, "an integer");
-            (out as BigInt64Array)[at] = BigInt(v);
-            break;
-          }
-          case "INT8":
-          case "INT16":
-          case "INT32":
-          case "UINT8":
-          case "UINT16":
-          case "UINT32": {
-            const [lo, hi] = INT_RANGE[dt] as [number, number];
-            if (typeof v !== "number" || !Number.isInteger(v) || v < lo || v > hi) throw bad(v, `an integer in [${lo}, ${hi}]`);
-            (out as Int32Array)[at] = v;
-          }
+        case "INT8":
+        case "INT16":
+        case "INT32":
+        case "UINT8":
+        case "UINT16":
+        case "UINT32": {
+          const [lo, hi] = INT_RANGE[dt] as [number, number];
+          if (typeof v !== "number" || !Number.isInteger(v) || v < lo || v > hi) throw bad(at, `an integer in [${lo}, ${hi}]`);
+          (out as Int32Array)[at] = v;
         }
-        at++;
       }
-    };
-    walk(data);
-    if (at !== n) throw badRequest(`${where}: shape needs ${n} values, data has ${at}`);
+    }
     return out;
+  }
+
+  /**
+   * The leaf values of `data` in order (arrays flattened), at most n + 1 of them: one more than
+   * the shape needs is enough to refuse it. Nesting deeper than the model's rank is refused.
+   */
+  private valuesOf(data: readonly unknown[], n: number, where: string): unknown[] {
+    const maxDepth = Math.max(1, this.meta.shape.length);
+    const values: unknown[] = [];
+    const stack: { arr: readonly unknown[]; i: number }[] = [{ arr: data, i: 0 }];
+    while (stack.length) {
+      const top = stack[stack.length - 1] as { arr: readonly unknown[]; i: number };
+      if (top.i === top.arr.length) {
+        stack.pop();
+        continue;
+      }
+      const v = top.arr[top.i++];
+      if (Array.isArray(v)) {
+        if (stack.length >= maxDepth) throw badRequest(`${where}: data is nested deeper than the model's ${maxDepth} dimension${maxDepth > 1 ? "s" : ""}`);
+        stack.push({ arr: v, i: 0 });
+        continue;
+      }
+      if (values.length === n) throw badRequest(`${where}: data has more than the ${n} values shape needs`);
+      values.push(v);
+    }
+    return values;
   }
 
   /** Reads `size` bytes of raw little-endian tensor data (binary extension). */

@@ -97,6 +97,20 @@ describe("rate limiting", () => {
     // The unlimited deployment is unaffected.
     expect((await infer("default", "iris", s.adminToken)).status).toBe(200);
   });
+
+  it("V1 :predict draws from the same bucket, and its refusals are counted as 429s like v2's", async () => {
+    const refusedSoFar = async () => {
+      const metrics = await (await s.fetch("/metrics")).text();
+      return Number(/forja_inference_requests_total\{[^}]*deployment="limited"[^}]*status="429"[^}]*\} (\d+)/.exec(metrics)?.[1] ?? 0);
+    };
+    const before = await refusedSoFar();
+    const caller = await s.user("valentin", { default: "viewer" });
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) statuses.push((await call(s, "POST", "/serving/default/v1/models/limited:predict", { instances: row }, caller.token)).status);
+    expect(statuses.slice(0, 3)).toEqual([200, 200, 200]);
+    expect(statuses).toContain(429);
+    expect((await refusedSoFar()) - before).toBe(statuses.filter((x) => x === 429).length);
+  });
 });
 
 describe("a model that cannot load", () => {

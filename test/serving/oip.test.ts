@@ -205,6 +205,9 @@ describe("bad requests → 400 with a message naming what is wrong", () => {
     ["wrong dimension", { inputs: [{ name: "input", shape: [1, 5], datatype: "FP32", data: [1, 2, 3, 4, 5] }] }, /dimension 1 must be 4/],
     ["too few values", { inputs: [{ name: "input", shape: [2, 4], datatype: "FP32", data: [1, 2, 3, 4, 5, 6, 7] }] }, /shape needs 8 values, data has 7/],
     ["too many values", { inputs: [{ name: "input", shape: [1, 4], datatype: "FP32", data: [1, 2, 3, 4, 5] }] }, /more than the 4 values/],
+    // The shape is checked against the data before a buffer of its size is allocated.
+    ["a huge shape with little data", { inputs: [{ name: "input", shape: [1e12, 4], datatype: "FP32", data: [1, 2, 3, 4] }] }, /shape needs 4000000000000 values, data has 4/],
+    ["data nested deeper than the shape", { inputs: [{ name: "input", shape: [1, 4], datatype: "FP32", data: [[[1, 2, 3, 4]]] }] }, /data is nested deeper than the model's 2 dimensions/],
     ["a string in FP32 data", { inputs: [{ name: "input", shape: [1, 4], datatype: "FP32", data: [1, "2", 3, 4] }] }, /data\[1\] must be a number for datatype FP32/],
     ["negative dimension", { inputs: [{ name: "input", shape: [-1, 4], datatype: "FP32", data: [] }] }, /shape\[0\] must be a non-negative integer/],
     ["missing data", { inputs: [{ name: "input", shape: [1, 4], datatype: "FP32" }] }, /'data' is required/],
@@ -235,6 +238,29 @@ describe("bad requests → 400 with a message naming what is wrong", () => {
       status: 400,
       body: { error: expect.stringContaining("binary_data_size is 12 bytes; shape and datatype FP32 need 16") },
     });
+  });
+
+  it("data nested 100,000 deep (200 KB, under the body limit) is a 400, not a stack overflow", async () => {
+    const depth = 100_000;
+    const text = `{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":${"[".repeat(depth)}1${"]".repeat(depth)}}]}`;
+    const res = await s.fetch(`${base}/v2/models/iris/infer`, { method: "POST", body: text, headers: { "content-type": "application/json" } });
+    const body = (await res.json()) as { error: string };
+    expect(res.status, body.error).toBe(400);
+    expect(body.error).toMatch(/nested deeper than the model's 2 dimensions/);
+  });
+
+  it("an empty tensor in binary form (binary_data_size 0, no bytes after the JSON) is answered like its JSON form", async () => {
+    const json = await post("/v2/models/iris/infer", { inputs: [{ name: "input", shape: [0, 4], datatype: "FP32", data: [] }] });
+    expect(json.status, json.text).toBe(200);
+    const header = Buffer.from(JSON.stringify({ inputs: [{ name: "input", shape: [0, 4], datatype: "FP32", parameters: { binary_data_size: 0 } }] }));
+    const res = await s.fetch(`${base}/v2/models/iris/infer`, {
+      method: "POST",
+      body: header,
+      headers: { "content-type": "application/octet-stream", "inference-header-content-length": String(header.length) },
+    });
+    const text = await res.text();
+    expect(res.status, text).toBe(200);
+    expect((JSON.parse(text) as { outputs: { shape: number[] }[] }).outputs.map((o) => o.shape[0])).toEqual((json.body as { outputs: { shape: number[] }[] }).outputs.map((o) => o.shape[0]));
   });
 
   it("unknown routes and wrong methods under /serving answer 404 in the OIP error format", async () => {

@@ -1,8 +1,10 @@
 /**
  * Rollouts: switching versions under load with zero failed requests (alias move, rollback),
- * canary split and promote, shadow traffic (latency and disagreement), adaptive batching.
+ * canary split and promote, shadow traffic (latency and disagreement), adaptive batching, and a
+ * request whose body is still arriving when its version is retired.
  * Loads are bounded by count and time; nothing asserts on latency.
  */
+import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { predictLogisticRegression } from "../../src/serving/onnx/logistic-regression.ts";
 import { startTestServer, type TestServer } from "../support/server.ts";
@@ -181,5 +183,84 @@ describe("adaptive batching", () => {
     const sum = Number(/forja_inference_batch_size_sum\{project="default",deployment="batched",version="\d+"\} (\d+)/.exec(metrics)?.[1]);
     expect(sum).toBe(12);
     expect(count).toBeLessThan(12);
+  });
+});
+
+/** Sends the headers and half the body now; `finish()` sends the rest and resolves with the answer. */
+function slowRequest(path: string, body: string) {
+  const req = httpRequest(`${s.url}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body), authorization: `Bearer ${s.adminToken}` },
+  });
+  const answer = new Promise<{ status: number; text: string }>((resolve, reject) => {
+    req.on("response", (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => (text += c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on("error", reject);
+  });
+  const half = Math.floor(body.length / 2);
+  req.write(body.slice(0, half));
+  req.flushHeaders();
+  return {
+    finish: () => {
+      req.end(body.slice(half));
+      return answer;
+    },
+  };
+}
+const settle = () => new Promise((r) => setTimeout(r, 200));
+
+// A request is in flight from the moment its version is chosen (when its headers arrive), not
+// from when its body has been read: a version retired in between waits for it before closing
+// its session, instead of failing it with 500 "runner closed".
+describe("a request still uploading its body when its version is retired", () => {
+  it("pinned to a canary version that is dropped: answered 200", async () => {
+    await deploy(s, { name: "uploading-canary", spec: { model: { name: "iris", version: v1 }, traffic: [{ version: v1, percent: 50 }, { version: v2, percent: 50 }] } });
+    await waitFor(s, "uploading-canary", (d) => d.status?.phase === "Ready" && d.status.serving?.length === 2);
+    const slow = slowRequest(`/serving/default/v2/models/uploading-canary/versions/${v2}/infer`, JSON.stringify(inferBody(rows)));
+    await settle(); // the server has read the headers and chosen v2
+    // Without the canary, v2 is neither served nor the rollback target: it is retired.
+    await deploy(s, { name: "uploading-canary", spec: { model: { name: "iris", version: v1 } } });
+    await waitFor(s, "uploading-canary", (d) => d.status?.phase === "Ready" && d.status.serving?.length === 1);
+    await settle();
+    const r = await slow.finish();
+    expect(r.status, r.text).toBe(200);
+    expect((JSON.parse(r.text) as { model_version: string }).model_version).toBe(String(v2));
+  });
+
+  it("unpinned, while the alias moves twice (its version retired at the second move): answered 200", async () => {
+    const m1 = await publishModel(s, { name: "moving", bytes: irisOnnx(IRIS), alias: "prod" });
+    const m2 = await publishModel(s, { name: "moving", bytes: irisOnnx(IRIS_V2) });
+    const m3 = await publishModel(s, { name: "moving", bytes: irisOnnx(IRIS) });
+    await deploy(s, { name: "moving", spec: { model: { name: "moving", alias: "prod" } } });
+    await waitFor(s, "moving", readyWith(m1));
+    const slow = slowRequest("/serving/default/v2/models/moving/infer", JSON.stringify(inferBody(rows)));
+    await settle();
+    await setAlias(s, { name: "moving", alias: "prod", version: m2 });
+    enqueue("moving");
+    await waitFor(s, "moving", readyWith(m2));
+    await setAlias(s, { name: "moving", alias: "prod", version: m3 });
+    enqueue("moving");
+    await waitFor(s, "moving", readyWith(m3));
+    await settle();
+    const r = await slow.finish();
+    expect(r.status, r.text).toBe(200);
+  });
+
+  it("its deployment deleted: answered (200), never a 5xx; later requests get 404", async () => {
+    await deploy(s, { name: "doomed", spec: { model: { name: "iris", version: v1 } } });
+    await waitFor(s, "doomed", readyWith(v1));
+    const slow = slowRequest("/serving/default/v2/models/doomed/infer", JSON.stringify(inferBody(rows)));
+    await settle();
+    await s.admin.delete("Deployment", "doomed", "default");
+    enqueue("doomed");
+    const until = Date.now() + 10_000;
+    while ((await call(s, "GET", "/serving/default/v2/models/doomed/ready")).status !== 404 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    expect((await call(s, "GET", "/serving/default/v2/models/doomed/ready")).status).toBe(404);
+    const r = await slow.finish();
+    expect(r.status, r.text).toBe(200);
   });
 });
