@@ -48,6 +48,8 @@ export interface DriftReport {
   readonly driftedShare: number;
   readonly shareThreshold: number;
   readonly features: readonly FeatureDrift[];
+  /** Features left out of the comparison: no value in the reference or in the window. */
+  readonly unmeasuredFeatures: readonly string[];
   /** Label counts in the window. */
   readonly predictions: Readonly<Record<string, number>>;
   readonly payloadLog: PayloadStats;
@@ -130,6 +132,7 @@ export class DriftService {
       driftedShare: 0,
       shareThreshold: 0.5,
       features: [],
+      unmeasuredFeatures: [],
       predictions: {},
       };
     };
@@ -155,6 +158,7 @@ export class DriftService {
       );
     }
     const reference = { path: ref.path, rows: ref.rows.length };
+    if (ref.rows.length === 0) return empty("NoReference", `the reference dataset of version ${version} (${ref.path}) has no rows: nothing to compare with`, rows.length, reference);
     if (rows.length === 0) return empty("NoData", `no logged requests for version ${version} in the last ${windowSpec}`, 0, reference);
 
     const features = ref.features;
@@ -172,11 +176,17 @@ export class DriftService {
       }
     }
     const referenceRows: DriftRow[] = ref.rows.map((values) => Object.fromEntries(features.map((f, i) => [f, values[i] ?? null])));
-    const result = datasetDrift(referenceRows, current, { columns: features });
+    // A feature without a single value on one side (all missing, e.g. NaN sent in binary form)
+    // cannot be compared; the others still are, and the report says which were left out.
+    const hasValue = (data: readonly DriftRow[], f: string) => data.some((r) => r[f] !== null && r[f] !== undefined && !(typeof r[f] === "number" && Number.isNaN(r[f])));
+    const unmeasured = features.filter((f) => !hasValue(referenceRows, f) || !hasValue(current, f));
+    const measured = features.filter((f) => !unmeasured.includes(f));
+    if (measured.length === 0) return empty("NoData", `no feature has values both in the reference and in the last ${windowSpec}: ${unmeasured.join(", ")}`, rows.length, reference);
+    const result = datasetDrift(referenceRows, current, { columns: measured });
     const report: DriftReport = {
       ...base,
       status: result.drifted ? "Drift" : "NoDrift",
-      message: `${result.driftedCount} of ${result.columnCount} features drift (dataset drift at ≥ ${result.shareThreshold * 100}%)`,
+      message: `${result.driftedCount} of ${result.columnCount} features drift (dataset drift at ≥ ${result.shareThreshold * 100}%)${unmeasured.length ? `; not compared, no values: ${unmeasured.join(", ")}` : ""}`,
       window: { spec: windowSpec, from: new Date(from).toISOString(), to: new Date(to).toISOString(), rows: rows.length },
       reference,
       datasetDrift: result.drifted,
@@ -196,6 +206,7 @@ export class DriftService {
         referenceCount: c.referenceCount,
         currentCount: c.currentCount,
       })),
+      unmeasuredFeatures: unmeasured,
       predictions,
     };
     this.publish(report);

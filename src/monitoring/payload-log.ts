@@ -278,11 +278,19 @@ export class PayloadLog {
     return Number(res.numDeletedRows);
   }
 
-  /** Forgets a deleted deployment's log. */
+  /**
+   * Forgets a deleted deployment's log: its rows (buffered, being written, stored), its counts
+   * and its series. A flush under way is waited for, so none of its rows outlive the purge.
+   */
   async purge(project: string, deployment: string): Promise<void> {
-    this.configs.delete(key(project, deployment));
-    this.windows.delete(key(project, deployment));
+    const k = key(project, deployment);
+    this.configs.delete(k);
+    this.windows.delete(k);
     this.buffer = this.buffer.filter((e) => e.project !== project || e.deployment !== deployment);
+    await this.flushing;
     await this.database.db.deleteFrom("monitoring_payloads").where("project", "=", project).where("deployment", "=", deployment).execute();
+    this.stats.delete(k);
+    this.rowsTotal.remove({ project, deployment });
+    this.droppedTotal.remove({ project, deployment });
   }
 }

@@ -142,10 +142,16 @@ export class DeploymentController implements Controller {
       void v.close();
     }
 
+    // Batching needs a variable first (batch) dimension on every input and output; say so when a
+    // version asked to batch cannot, rather than serving it unbatched without a word.
+    const unbatched = spec.batching ? [...served.values()].filter((v) => !v.batching).map((v) => v.version) : [];
+    const batchingNote = unbatched.length
+      ? `; batching is off for version${unbatched.length > 1 ? "s" : ""} ${unbatched.join(", ")}: every input and output needs a variable first (batch) dimension`
+      : "";
     await this.writeStatus(res, live, {
       phase: "Ready",
       reason: "Serving",
-      message: `serving ${entries.map((e, i) => `version ${e.v.version} (${e.upTo - (entries[i - 1]?.upTo ?? 0)}%)`).join(", ")}${shadow ? `, shadow version ${shadow.v.version}` : ""}`,
+      message: `serving ${entries.map((e, i) => `version ${e.v.version} (${e.upTo - (entries[i - 1]?.upTo ?? 0)}%)`).join(", ")}${shadow ? `, shadow version ${shadow.v.version}` : ""}${batchingNote}`,
       ...(previousVersion !== undefined ? { previousVersion } : {}),
       serving: [
         ...desired.entries.map((e) => {

@@ -48,6 +48,8 @@ class Batcher {
       this.observe(rows);
       return this.runner.run(feeds);
     }
+    // maxBatchSize bounds every run: a request that would overflow the waiting batch runs it first.
+    if (this.queue.length && this.rows + rows > this.opts.maxBatchSize) this.flush();
     return new Promise<Outputs>((resolve, reject) => {
       this.queue.push({ feeds, rows, resolve, reject });
       this.rows += rows;
@@ -360,6 +362,8 @@ export class ServingEngine {
     this.metrics.ready.remove({ project, deployment: name });
     await Promise.all([...d.versions.values()].map((v) => v.close()));
     d.versions.clear();
+    // A deployment created again under this name meanwhile keeps its series.
+    if (!this.deployments.has(key)) await this.metrics.forgetDeployment(project, name);
   }
 
   async close(): Promise<void> {

@@ -48,7 +48,7 @@ export function servingFeature(options: ServingOptions = {}): FeatureModule {
     },
     routes(ctx) {
       const s = get(ctx);
-      return servingRoutes({ ctx, auth: s.auth });
+      return servingRoutes({ ctx, auth: s.auth, source: new ModelSource(ctx.database, ctx.artifacts) });
     },
     rawRoutes(ctx) {
       const s = get(ctx);

@@ -156,6 +156,13 @@ export const DeploymentKind: KindDefinition<typeof DeploymentSpec, typeof Deploy
     if (traffic) {
       if (traffic.length === 0) issues.push({ path: "spec.traffic", reason: "must not be empty (omit it for 100% to spec.model)" });
       traffic.forEach((t, i) => issues.push(...refIssues(t, `spec.traffic[${i}]`)));
+      const seen = new Map<string, number>();
+      traffic.forEach((t, i) => {
+        const k = t.alias !== undefined ? `alias ${JSON.stringify(t.alias)}` : `version ${t.version}`;
+        const first = seen.get(k);
+        if (first !== undefined) issues.push({ path: `spec.traffic[${i}]`, reason: `${k} is already listed at spec.traffic[${first}]; give each version one entry` });
+        else seen.set(k, i);
+      });
       const sum = traffic.reduce((s, t) => s + t.percent, 0);
       if (traffic.length && sum !== 100) issues.push({ path: "spec.traffic", reason: `percents must sum to 100 (they sum to ${sum})` });
     }

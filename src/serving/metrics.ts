@@ -98,6 +98,17 @@ export class ServingMetrics {
     });
   }
 
+  /**
+   * Drops every series of a deployment that is gone, so /metrics (and what Prometheus scrapes)
+   * no longer shows it. Called once its versions are closed (their last counts flushed).
+   */
+  async forgetDeployment(project: string, deployment: string): Promise<void> {
+    this.latency.forget(project, deployment);
+    for (const metric of [this.requests, this.inFlight, this.batchSize, this.loadSeconds, this.shadowRequests, this.shadowLatency, this.ready] as const) {
+      await removeSeriesOf(metric, project, deployment);
+    }
+  }
+
   /** Counts of `source` are flushed whenever the metrics are read, until `untrack`. */
   track(source: CountSource): void {
     this.sources.add(source);
@@ -107,6 +118,24 @@ export class ServingMetrics {
   untrack(source: CountSource): void {
     source.flushCounts();
     this.sources.delete(source);
+  }
+}
+
+/**
+ * Removes the series of one deployment from a prom-client metric. prom-client removes one exact
+ * label set at a time, so the metric's current series are listed first (a histogram's buckets
+ * share their series' labels, plus `le`).
+ */
+async function removeSeriesOf(metric: Counter<string> | Gauge<string> | Histogram<string>, project: string, deployment: string): Promise<void> {
+  const { values } = await metric.get();
+  const done = new Set<string>();
+  for (const { labels } of values) {
+    if (labels["project"] !== project || labels["deployment"] !== deployment) continue;
+    const { le: _bucket, ...series } = labels;
+    const key = JSON.stringify(series);
+    if (done.has(key)) continue;
+    done.add(key);
+    metric.remove(series as Record<string, string | number>);
   }
 }
 
@@ -180,6 +209,11 @@ export class LatencyHistogram {
       values.push({ labels: {}, sharedLabels: s.labels, value: s.count, metricName: `${this.name}_count` });
     }
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  /** Drops the series of a deployment that is gone. */
+  forget(project: string, deployment: string): void {
+    for (const [key, s] of this.series) if (s.labels.project === project && s.labels.deployment === deployment) this.series.delete(key);
   }
 
   reset(): void {

@@ -74,13 +74,17 @@ export class ModelSource {
       .where("version", "=", version)
       .executeTakeFirst();
     if (!mv) throw new ModelSourceError("VersionNotFound", `registered model "${name}" has no version ${version}`);
-    const prefix = await this.artifactPath(mv.storage_location);
+    const prefix = await this.artifactPath(project, mv.storage_location);
     const under = `${prefix}/`;
+    // Only artifacts of the deployment's own project: a version registered with another
+    // project's location must not serve what that project's members alone may read.
     const rows = await db
-      .selectFrom("tracking_artifacts")
-      .select(["path", "digest", "size"])
-      .where((eb) => eb.or([eb("path", "=", prefix), eb(sql`substr(path, 1, ${under.length})`, "=", under)]))
-      .orderBy("path")
+      .selectFrom("tracking_artifacts as a")
+      .innerJoin("tracking_experiments as e", "e.experiment_id", "a.experiment_id")
+      .select(["a.path", "a.digest", "a.size"])
+      .where("e.project", "=", project)
+      .where((eb) => eb.or([eb("a.path", "=", prefix), eb(sql`substr(a.path, 1, ${under.length})`, "=", under)]))
+      .orderBy("a.path")
       .limit(10_000)
       .execute();
     const onnx = rows.filter((r) => r.path.toLowerCase().endsWith(".onnx"));
@@ -102,14 +106,14 @@ export class ModelSource {
     return Buffer.concat(chunks);
   }
 
-  /** `mlflow-artifacts:/<path>` or `runs:/<run>/<path>` → the tracking artifact path. */
-  private async artifactPath(location: string): Promise<string> {
+  /** `mlflow-artifacts:/<path>` or `runs:/<run>/<path>` (a run of `project`) → the tracking artifact path. */
+  private async artifactPath(project: string, location: string): Promise<string> {
     const art = /^mlflow-artifacts:(?:\/\/[^/]*)?\/+(.*?)\/*$/u.exec(location);
     if (art) return art[1] ?? "";
     const runs = /^runs:\/+([^/]+)(?:\/(.*?))?\/*$/u.exec(location);
     if (runs) {
-      const run = await this.database.db.selectFrom("tracking_runs").select("artifact_uri").where("run_id", "=", runs[1] ?? "").executeTakeFirst();
-      if (!run) throw new ModelSourceError("RunNotFound", `the source run ${runs[1]} of ${location} does not exist`);
+      const run = await this.database.db.selectFrom("tracking_runs").select("artifact_uri").where("run_id", "=", runs[1] ?? "").where("project", "=", project).executeTakeFirst();
+      if (!run) throw new ModelSourceError("RunNotFound", `the source run ${runs[1]} of ${location} does not exist in project "${project}"`);
       const root = /^mlflow-artifacts:(?:\/\/[^/]*)?\/+(.*?)\/*$/u.exec(run.artifact_uri)?.[1];
       if (root === undefined) throw new ModelSourceError("UnsupportedSource", `run artifact root ${run.artifact_uri} is not served by this server`);
       return runs[2] ? `${root}/${runs[2]}` : root;

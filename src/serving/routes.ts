@@ -11,10 +11,12 @@ import type { Resource } from "../resources/model.ts";
 import type { PlatformContext } from "../server/feature.ts";
 import type { InferenceAuth } from "./auth.ts";
 import type { DeploymentSpec, DeploymentStatus } from "./kinds.ts";
+import { type ModelSource, ModelSourceError } from "./model-source.ts";
 
 export interface ServingRouteDeps {
   readonly ctx: PlatformContext;
   readonly auth: InferenceAuth;
+  readonly source: ModelSource;
 }
 
 interface P {
@@ -33,7 +35,7 @@ export function servingRoutes(deps: ServingRouteDeps): RouteModule {
 
 const Params = Type.Object({ project: Type.String(), name: Type.String() });
 
-function controlPlane(app: FastifyInstance, { ctx, auth }: ServingRouteDeps): void {
+function controlPlane(app: FastifyInstance, { ctx, auth, source }: ServingRouteDeps): void {
   const base = "/api/v1/projects/:project/deployments/:name";
   const existing = async (principal: Principal, p: P, verb: "get" | "update"): Promise<Resource> => {
     await ctx.authz.check(principal, verb, "Deployment", p.project, p.name);
@@ -97,8 +99,18 @@ function controlPlane(app: FastifyInstance, { ctx, auth }: ServingRouteDeps): vo
       const spec = r.spec as DeploymentSpec;
       const status = r.status as DeploymentStatus;
       const primary = status.serving?.find((s) => s.role === "primary")?.version;
+      const asked = (req.body as { version?: number } | undefined)?.version;
+      if (asked !== undefined) {
+        // A version the registry does not have would leave the deployment Failed, its canary gone.
+        try {
+          await source.resolve(p.project, { name: spec.model.name, version: asked });
+        } catch (e) {
+          if (e instanceof ModelSourceError) throw new NotFoundError(`version: ${e.message}`);
+          throw e;
+        }
+      }
       const wanted =
-        (req.body as { version?: number } | undefined)?.version ??
+        asked ??
         status.serving?.filter((s) => s.role === "canary").sort((a, b) => b.percent - a.percent)[0]?.version ??
         status.serving?.find((s) => s.role === "shadow")?.version;
       if (wanted === undefined) throw new ConflictError(`deployment "${p.name}" has no canary or shadow version to promote; pass {"version": N}`);
