@@ -5,6 +5,7 @@
  * the content-addressed blob. Parsed documents are cached by digest (a few, bounded).
  */
 import type { ArtifactStore, Digest } from "../artifacts/port.ts";
+import { artifactPathOf, ModelSourceError } from "../serving/model-source.ts";
 import type { Database } from "../store/database.ts";
 
 export const REFERENCE_FILE = "reference.json";
@@ -44,10 +45,22 @@ export class ReferenceStore {
       .where("version", "=", version)
       .executeTakeFirst();
     if (!mv) return undefined;
-    const prefix = await this.artifactPath(mv.storage_location);
-    if (prefix === undefined) return undefined;
+    let prefix: string;
+    try {
+      prefix = await artifactPathOf(this.database, project, mv.storage_location);
+    } catch (e) {
+      if (e instanceof ModelSourceError) return undefined;
+      throw e;
+    }
     const path = `${prefix}/${REFERENCE_FILE}`;
-    const row = await db.selectFrom("tracking_artifacts").select(["digest", "size"]).where("path", "=", path).executeTakeFirst();
+    // Only an artifact of the version's own project (as for the model itself, ModelSource).
+    const row = await db
+      .selectFrom("tracking_artifacts as a")
+      .innerJoin("tracking_experiments as e", "e.experiment_id", "a.experiment_id")
+      .select(["a.digest", "a.size"])
+      .where("a.path", "=", path)
+      .where("e.project", "=", project)
+      .executeTakeFirst();
     if (!row) return undefined;
     const hit = this.cache.get(row.digest);
     if (hit) return hit;
@@ -58,17 +71,6 @@ export class ReferenceStore {
     if (this.cache.size >= 16) this.cache.delete(this.cache.keys().next().value as string);
     this.cache.set(row.digest, ref);
     return ref;
-  }
-
-  private async artifactPath(location: string): Promise<string | undefined> {
-    const art = /^mlflow-artifacts:(?:\/\/[^/]*)?\/+(.*?)\/*$/u.exec(location);
-    if (art) return art[1] ?? "";
-    const runs = /^runs:\/+([^/]+)(?:\/(.*?))?\/*$/u.exec(location);
-    if (!runs) return undefined;
-    const run = await this.database.db.selectFrom("tracking_runs").select("artifact_uri").where("run_id", "=", runs[1] ?? "").executeTakeFirst();
-    const root = run ? /^mlflow-artifacts:(?:\/\/[^/]*)?\/+(.*?)\/*$/u.exec(run.artifact_uri)?.[1] : undefined;
-    if (root === undefined) return undefined;
-    return runs[2] ? `${root}/${runs[2]}` : root;
   }
 }
 

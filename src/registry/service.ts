@@ -284,6 +284,8 @@ export class RegistryService {
       runId ??= runsUri.runId;
     }
 
+    storageLocation = await this.canonicalArtifactLocation(p, project, storageLocation);
+
     let run: TrackedRun | undefined;
     if (runId && (await this.deps.tracking.available())) {
       run = await this.deps.tracking.run(runId);
@@ -294,7 +296,7 @@ export class RegistryService {
           `Run ${runId} belongs to project "${run.project}", not "${project}": register it in its own project (tracking URI <server>/projects/${run.project}).`,
         );
       }
-      if (r.source.startsWith("mlflow-artifacts:") && !modelId && !isUnder(r.source, run.artifactUri)) {
+      if (r.source.startsWith("mlflow-artifacts:") && !modelId && !isUnder(storageLocation, run.artifactUri)) {
         throw invalid(
           "source",
           `Invalid model version source: '${r.source}'. When run_id is given, the source must be contained within the artifact directory of the run (${run.artifactUri}).`,
@@ -315,6 +317,19 @@ export class RegistryService {
       ...(run?.pipelineRun ? { pipelineRun: run.pipelineRun } : {}),
       ...(run?.pipelineStep ? { pipelineStep: run.pipelineStep } : {}),
     });
+  }
+
+  /**
+   * An `mlflow-artifacts:/<id>/…` location with the id tracking stores its artifacts under: "0"
+   * (the project's Default experiment, a different one per project) becomes that experiment's
+   * id, "007" becomes "7". Serving and monitoring read artifacts by this location.
+   */
+  private async canonicalArtifactLocation(p: Principal, project: string, location: string): Promise<string> {
+    const m = /^(mlflow-artifacts:(?:\/\/[^/]*)?\/+)(\d{1,15})(\/.*)?$/u.exec(location);
+    if (!m || !(await this.deps.tracking.available())) return location;
+    const [, scheme = "", id = "", rest = ""] = m;
+    const real = id === "0" ? (await this.deps.experiments.resolve({ principal: p, project, scoped: true }, id, "get")).experimentId : String(Number(id));
+    return `${scheme}${real}${rest}`;
   }
 
   private async resolveModelsUri(project: string, u: Exclude<ReturnType<typeof parseModelsUri>, undefined>): Promise<string> {

@@ -9,6 +9,7 @@
  */
 import { sql } from "kysely";
 import type { ArtifactStore, Digest } from "../artifacts/port.ts";
+import { DEFAULT_EXPERIMENT_NAME } from "../mlflow/access.ts";
 import type { Database } from "../store/database.ts";
 
 export class ModelSourceError extends Error {
@@ -74,7 +75,7 @@ export class ModelSource {
       .where("version", "=", version)
       .executeTakeFirst();
     if (!mv) throw new ModelSourceError("VersionNotFound", `registered model "${name}" has no version ${version}`);
-    const prefix = await this.artifactPath(project, mv.storage_location);
+    const prefix = await artifactPathOf(this.database, project, mv.storage_location);
     const under = `${prefix}/`;
     // Only artifacts of the deployment's own project: a version registered with another
     // project's location must not serve what that project's members alone may read.
@@ -105,19 +106,36 @@ export class ModelSource {
     for await (const c of stream) chunks.push(c as Buffer);
     return Buffer.concat(chunks);
   }
+}
 
-  /** `mlflow-artifacts:/<path>` or `runs:/<run>/<path>` (a run of `project`) → the tracking artifact path. */
-  private async artifactPath(project: string, location: string): Promise<string> {
-    const art = /^mlflow-artifacts:(?:\/\/[^/]*)?\/+(.*?)\/*$/u.exec(location);
-    if (art) return art[1] ?? "";
-    const runs = /^runs:\/+([^/]+)(?:\/(.*?))?\/*$/u.exec(location);
-    if (runs) {
-      const run = await this.database.db.selectFrom("tracking_runs").select("artifact_uri").where("run_id", "=", runs[1] ?? "").where("project", "=", project).executeTakeFirst();
-      if (!run) throw new ModelSourceError("RunNotFound", `the source run ${runs[1]} of ${location} does not exist in project "${project}"`);
-      const root = /^mlflow-artifacts:(?:\/\/[^/]*)?\/+(.*?)\/*$/u.exec(run.artifact_uri)?.[1];
-      if (root === undefined) throw new ModelSourceError("UnsupportedSource", `run artifact root ${run.artifact_uri} is not served by this server`);
-      return runs[2] ? `${root}/${runs[2]}` : root;
-    }
-    throw new ModelSourceError("UnsupportedSource", `model source ${location} is not on this server: register a runs:/ or mlflow-artifacts:/ source`);
+/**
+ * A model version's storage location → its tracking artifact path: `mlflow-artifacts:/<path>`,
+ * or `runs:/<run>/<path>` for a run of `project`. Throws ModelSourceError otherwise.
+ */
+export async function artifactPathOf(database: Database, project: string, location: string): Promise<string> {
+  const art = /^mlflow-artifacts:(?:\/\/[^/]*)?\/+(.*?)\/*$/u.exec(location);
+  if (art) return canonicalExperiment(database, project, art[1] ?? "");
+  const runs = /^runs:\/+([^/]+)(?:\/(.*?))?\/*$/u.exec(location);
+  if (runs) {
+    const run = await database.db.selectFrom("tracking_runs").select("artifact_uri").where("run_id", "=", runs[1] ?? "").where("project", "=", project).executeTakeFirst();
+    if (!run) throw new ModelSourceError("RunNotFound", `the source run ${runs[1]} of ${location} does not exist in project "${project}"`);
+    const root = /^mlflow-artifacts:(?:\/\/[^/]*)?\/+(.*?)\/*$/u.exec(run.artifact_uri)?.[1];
+    if (root === undefined) throw new ModelSourceError("UnsupportedSource", `run artifact root ${run.artifact_uri} is not served by this server`);
+    return runs[2] ? `${root}/${runs[2]}` : root;
   }
+  throw new ModelSourceError("UnsupportedSource", `model source ${location} is not on this server: register a runs:/ or mlflow-artifacts:/ source`);
+}
+
+/**
+ * Artifacts are stored under their experiment's own id: a location written with "0" (the
+ * project's Default experiment, as MLflow clients say it) or "007" names the same files as the
+ * real id. Versions registered now are stored that way already (RegistryService).
+ */
+async function canonicalExperiment(database: Database, project: string, path: string): Promise<string> {
+  const m = /^(\d{1,15})(\/.*)?$/u.exec(path);
+  if (!m) return path;
+  const [, id = "", rest = ""] = m;
+  if (id !== "0") return `${Number(id)}${rest}`;
+  const dflt = await database.db.selectFrom("tracking_experiments").select("experiment_id").where("project", "=", project).where("name", "=", DEFAULT_EXPERIMENT_NAME).executeTakeFirst();
+  return dflt ? `${String(dflt.experiment_id)}${rest}` : path;
 }

@@ -3,6 +3,12 @@
  * tracking_artifacts (path → digest). A path is "<experiment id>/<...>"; the experiment is
  * authorized (viewer reads, editor writes). Paths with `..`, `.`, empty segments, absolute
  * paths, backslashes, `#`, `file:` or control characters are refused (also when encoded).
+ *
+ * The stored key is never the wire path: once the experiment is authorized, the path's leading
+ * id is replaced by the resolved experiment's own id (`storedPath`), and every statement also
+ * filters on experiment_id. "0" (the URI project's Default experiment, so a different
+ * experiment per project) and non-canonical ids such as "007" therefore name the same row as
+ * the real id, and never another project's.
  */
 import { basename, extname } from "node:path";
 import { sql } from "kysely";
@@ -45,6 +51,12 @@ export function checkArtifactPath(path: string, field = "path"): { experimentId:
   const experimentId = path.split("/")[0] as string;
   if (!/^\d{1,15}$/.test(experimentId)) bad("must start with an experiment id");
   return { experimentId, path };
+}
+
+/** `path` ("<wire id>/<rest>", checked) with its leading id replaced by the resolved experiment's id. */
+export function storedPath(path: string, experimentId: number): string {
+  const slash = path.indexOf("/");
+  return slash < 0 ? String(experimentId) : `${experimentId}${path.slice(slash)}`;
 }
 
 const TYPES: Readonly<Record<string, string>> = {
@@ -90,8 +102,9 @@ export class ArtifactService {
   }
 
   async upload(call: MlflowCall): Promise<void> {
-    const { experimentId, path } = checkArtifactPath(this.wildcard(call));
-    const exp = await this.access.experiment(call, experimentId, "update");
+    const checked = checkArtifactPath(this.wildcard(call));
+    const exp = await this.access.experiment(call, checked.experimentId, "update");
+    const path = storedPath(checked.path, exp.experiment_id);
     const declared = Number(call.request.headers["content-length"] ?? NaN);
     if (Number.isFinite(declared) && declared > this.maxBytes) {
       call.request.raw.resume();
@@ -111,17 +124,27 @@ export class ArtifactService {
       .insertInto("tracking_artifacts")
       .values({ path, experiment_id: exp.experiment_id, digest: info.digest, size: info.size, created_at: Date.now() })
       .onConflict((oc) =>
-        oc.column("path").doUpdateSet((eb) => ({ digest: eb.ref("excluded.digest"), size: eb.ref("excluded.size"), created_at: eb.ref("excluded.created_at") })),
+        oc
+          .column("path")
+          .doUpdateSet((eb) => ({ digest: eb.ref("excluded.digest"), size: eb.ref("excluded.size"), created_at: eb.ref("excluded.created_at") }))
+          // The path starts with this experiment's id, so the row is this experiment's; never move one.
+          .where("tracking_artifacts.experiment_id", "=", exp.experiment_id),
       )
       .execute();
     await call.reply.status(200).type("application/json").send("{}");
   }
 
   async download(call: MlflowCall): Promise<void> {
-    const { experimentId, path } = checkArtifactPath(this.wildcard(call));
-    await this.access.experiment(call, experimentId, "get");
-    const row = await this.database.db.selectFrom("tracking_artifacts").selectAll().where("path", "=", path).executeTakeFirst();
-    if (!row) throw MlflowError.notFound(`Artifact '${path}' does not exist`);
+    const checked = checkArtifactPath(this.wildcard(call));
+    const exp = await this.access.experiment(call, checked.experimentId, "get");
+    const path = storedPath(checked.path, exp.experiment_id);
+    const row = await this.database.db
+      .selectFrom("tracking_artifacts")
+      .selectAll()
+      .where("experiment_id", "=", exp.experiment_id)
+      .where("path", "=", path)
+      .executeTakeFirst();
+    if (!row) throw MlflowError.notFound(`Artifact '${checked.path}' does not exist`);
     const stream = await this.blobs.get(row.digest as Digest);
     const name = basename(path).replace(/["\\\r\n]/g, "_");
     await call.reply
@@ -134,8 +157,9 @@ export class ArtifactService {
   }
 
   async delete(call: MlflowCall): Promise<undefined> {
-    const { experimentId, path } = checkArtifactPath(this.wildcard(call));
-    const exp = await this.access.experiment(call, experimentId, "update");
+    const checked = checkArtifactPath(this.wildcard(call));
+    const exp = await this.access.experiment(call, checked.experimentId, "update");
+    const path = storedPath(checked.path, exp.experiment_id);
     const prefix = `${path}/`;
     await this.database.db
       .deleteFrom("tracking_artifacts")
@@ -174,8 +198,9 @@ export class ArtifactService {
     const raw = optString(call.input, "path") ?? "";
     const dir = raw.replace(/\/+$/, "");
     if (dir === "") return {};
-    const { experimentId, path } = checkArtifactPath(dir);
-    const exp = await this.access.experiment(call, experimentId, "get");
+    const checked = checkArtifactPath(dir);
+    const exp = await this.access.experiment(call, checked.experimentId, "get");
+    const path = storedPath(checked.path, exp.experiment_id);
     const files = await this.listDir(exp.experiment_id, path, path);
     return files.length ? { files } : {};
   }

@@ -157,7 +157,38 @@ export const trackingMigrations: NamedMigrations = {
       await db.schema.dropTable("tracking_metrics").execute();
     },
   },
+  "0610_tracking_artifact_paths": {
+    // Artifact paths were stored as sent: "0/..." (the URI project's Default experiment) named
+    // one row for every project. Every path now starts with its own experiment's id (see
+    // storedPath in artifacts.ts); existing rows are rewritten to that form.
+    async up(db: Kysely<unknown>) {
+      await rekeyArtifactPaths(db);
+    },
+  },
 };
+
+/**
+ * 0610: rows whose path does not start with their experiment_id get `<experiment_id>/<rest>`.
+ * Where that key is already taken, the newer of the two rows is kept.
+ */
+async function rekeyArtifactPaths(db: Kysely<unknown>): Promise<void> {
+  const id = sql`CAST(experiment_id AS varchar(20))`;
+  const rows = await sql<{ path: string; experiment_id: number; created_at: number }>`
+    SELECT path, experiment_id, created_at FROM tracking_artifacts
+    WHERE path <> ${id} AND substr(path, 1, length(${id}) + 1) <> ${id} || '/'`.execute(db);
+  for (const r of rows.rows) {
+    const slash = r.path.indexOf("/");
+    const key = slash < 0 ? String(r.experiment_id) : `${r.experiment_id}${r.path.slice(slash)}`;
+    const taken = await sql<{ created_at: number }>`SELECT created_at FROM tracking_artifacts WHERE path = ${key}`.execute(db);
+    const other = taken.rows[0];
+    if (other && Number(other.created_at) >= Number(r.created_at)) {
+      await sql`DELETE FROM tracking_artifacts WHERE path = ${r.path}`.execute(db);
+      continue;
+    }
+    if (other) await sql`DELETE FROM tracking_artifacts WHERE path = ${key}`.execute(db);
+    await sql`UPDATE tracking_artifacts SET path = ${key} WHERE path = ${r.path}`.execute(db);
+  }
+}
 
 /**
  * 0201: the points of tracking_metrics and tracking_metrics_staged as chunks, one run at a time,

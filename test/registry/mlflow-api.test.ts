@@ -166,6 +166,14 @@ describe("model-versions", () => {
     }
   });
 
+  it("an mlflow-artifacts:/0/... source is stored under the project's own Default experiment id", async () => {
+    const name = await modelWithVersions(0);
+    const def = (await ok(s, "GET", "experiments/get", { experiment_id: "0" })).experiment.experiment_id as string;
+    const v = (await ok(s, "POST", "model-versions/create", { name, source: "mlflow-artifacts:/0/m/model" })).model_version;
+    expect(v.source).toBe("mlflow-artifacts:/0/m/model");
+    expect(await ok(s, "GET", "model-versions/get-download-uri", { name, version: v.version })).toEqual({ artifact_uri: `mlflow-artifacts:/${def}/m/model` });
+  });
+
   it("get / update (PATCH) / delete (DELETE body); missing version 404; bad version 400", async () => {
     const name = await modelWithVersions(2);
     expect((await ok(s, "GET", "model-versions/get", { name, version: "2" })).model_version.version).toBe("2");

@@ -63,6 +63,18 @@ describe("round trip", () => {
     expect(((await r.json()) as { error_code: string }).error_code).toBe("RESOURCE_DOES_NOT_EXIST");
     expect((await s.fetch(`${ART}/999999/x.txt`, { method: "PUT", body: "x" })).status).toBe(404);
   });
+  it("'0/...' is the URI project's Default experiment: stored, read, listed and deleted under its real id", async () => {
+    const def = ((await mlflowClient(s).ok("GET", "experiments/get", { experiment_id: "0" }))["experiment"] as { experiment_id: string }).experiment_id;
+    expect((await s.fetch(`${ART}/0/d/a.txt`, { method: "PUT", body: "via 0" })).status).toBe(200);
+    expect(await (await s.fetch(`${ART}/${def}/d/a.txt`)).text()).toBe("via 0");
+    expect((await s.fetch(`${ART}/${def}/d/a.txt`, { method: "PUT", body: "via id" })).status).toBe(200);
+    expect(await (await s.fetch(`${ART}/0/d/a.txt`)).text()).toBe("via id");
+    expect(await (await s.fetch(`${ART}?path=0/d`)).json()).toEqual({ files: [{ path: "a.txt", is_dir: false, file_size: 6 }] });
+    const rows = await s.platform.ctx.database.db.selectFrom("tracking_artifacts").select(["path", "experiment_id"]).where("path", "like", "%/d/a.txt").execute();
+    expect(rows.map((r) => [r.path, String(r.experiment_id)])).toEqual([[`${def}/d/a.txt`, def]]);
+    expect((await s.fetch(`${ART}/0/d`, { method: "DELETE" })).status).toBe(200);
+    expect((await s.fetch(`${ART}/${def}/d/a.txt`)).status).toBe(404);
+  });
   it("multipart upload answers 501 NOT_IMPLEMENTED (the client falls back to one PUT)", async () => {
     const r = await s.fetch(`/api/2.0/mlflow-artifacts/mpu/create/${exp}/${run}/artifacts/big.bin`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
     expect(r.status).toBe(501);

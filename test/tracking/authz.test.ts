@@ -61,6 +61,33 @@ describe("a member of B cannot read A", () => {
     const put = await fetch(`${s.url}/api/2.0/mlflow-artifacts/artifacts/${expA}/${runA}/artifacts/evil.txt`, { method: "PUT", headers: { authorization: `Bearer ${carol.token}` }, body: "x" });
     expect(put.status).toBe(403);
   });
+  describe("artifacts under the experiment id '0' (the URI project's Default experiment)", () => {
+    const art = (base: string, path: string) => `${s.url}${base}/api/2.0/mlflow-artifacts/artifacts/${path}`;
+    const auth = (u: { token: string }) => ({ authorization: `Bearer ${u.token}` });
+    // From the security review; both failed before stored paths started with the resolved
+    // experiment id (storedPath in src/tracking/artifacts.ts, migration 0610). The cause was:
+    // src/tracking/artifacts.ts: checkArtifactPath accepts "0/..." and access.experiment resolves
+    // "0" to the Default experiment of the *URI's* project, but tracking_artifacts is keyed by the
+    // literal path ("0/...") alone: download() reads the row by path without its experiment_id,
+    // and upload() upserts on path, moving another project's row into the caller's experiment.
+    it("a member of team-b cannot read team-a's artifact stored as 0/...", async () => {
+      const put = await fetch(art("/projects/team-a", "0/secret.txt"), { method: "PUT", headers: auth(alice), body: "team-a secret" });
+      expect(put.status).toBe(200);
+      const got = await fetch(art("/projects/team-b", "0/secret.txt"), { headers: auth(carol) });
+      const body = await got.text();
+      expect(body).not.toBe("team-a secret");
+      expect([403, 404]).toContain(got.status);
+    });
+
+    it("a member of team-b cannot overwrite team-a's artifact stored as 0/...", async () => {
+      const put = await fetch(art("/projects/team-a", "0/model.txt"), { method: "PUT", headers: auth(alice), body: "genuine" });
+      expect(put.status).toBe(200);
+      await fetch(art("/projects/team-b", "0/model.txt"), { method: "PUT", headers: auth(carol), body: "tampered" });
+      const got = await fetch(art("/projects/team-a", "0/model.txt"), { headers: auth(alice) });
+      expect(got.status).toBe(200);
+      expect(await got.text()).toBe("genuine");
+    });
+  });
   it("writes to A are refused", async () => {
     expect(code(await as(carol).post("runs/log-metric", { run_id: runA, key: "m", value: 2, timestamp: 2 }))).toEqual([403, "PERMISSION_DENIED"]);
     expect(code(await as(carol).post("runs/create", { experiment_id: expA }))).toEqual([403, "PERMISSION_DENIED"]);

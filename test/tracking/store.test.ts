@@ -23,6 +23,8 @@ async function rejection(p: Promise<unknown>): Promise<MlflowError> {
   throw new Error("expected a rejection");
 }
 
+/** Core and tracking migrations that sort before `name` (Kysely applies them in name order, so a database as it was before `name`). */
+const migrationsBefore = (name: string) => Object.fromEntries(Object.entries({ ...coreMigrations(), ...trackingMigrations }).filter(([n]) => n < name));
 const point = (key: string, step: number, timestamp: number, value: number): MetricPoint => ({ key, step, timestamp, value });
 const count = async (database: Database, table: "tracking_metric_batches" | "tracking_metric_chunks") =>
   Number((await database.db.selectFrom(table).select((eb) => eb.fn.countAll().as("n")).executeTakeFirstOrThrow()).n);
@@ -172,8 +174,7 @@ forEachEngine((_engine, db) => {
     const fresh = openDatabase({ url: dbUrl(db()) });
     try {
       // A database as migration 0200 left it, with points in both of its metric tables.
-      const { "0201_tracking_metric_chunks": _later, ...upTo0200 } = trackingMigrations;
-      await migrate(fresh, { ...coreMigrations(), ...upTo0200 });
+      await migrate(fresh, migrationsBefore("0201_tracking_metric_chunks"));
       const old = new TrackingStore(fresh);
       const oldExp = await old.createExperiment("p", "old");
       const oldRun = (await old.createRun(oldExp, { userId: "u", startTime: 1, tags: [] })).run_id;
@@ -191,6 +192,44 @@ forEachEngine((_engine, db) => {
       await migrated.logBatch(oldRun, [point("m", 2, 1, 30)], [], []);
       const points = (await migrated.metricHistory(oldRun, "m", 0, undefined)).map((m) => (m.is_nan ? "NaN" : m.value));
       expect(points).toEqual([10, 20, "NaN", 30]);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it("migration 0610 rekeys artifact paths to their own experiment's id ('0/...' was shared by every project)", async () => {
+    const fresh = openDatabase({ url: dbUrl(db()) });
+    try {
+      await migrate(fresh, migrationsBefore("0610_tracking_artifact_paths"));
+      const old = new TrackingStore(fresh);
+      const a = Number((await old.createExperiment("a", "Default")).experiment_id);
+      const b = Number((await old.createExperiment("b", "Default")).experiment_id);
+      const row = (path: string, experiment_id: number, digest: string, created_at: number) => ({ path, experiment_id, digest, size: 1, created_at });
+      await fresh.db.insertInto("tracking_artifacts").values([
+        row("0/a.txt", a, "d-a", 1),
+        row("0/b/x.txt", b, "d-b", 1),
+        row(`${a}/kept.txt`, a, "d-kept", 1),
+        row(`${a}/dup.txt`, a, "d-new", 5), // newer than its "0/" twin: kept
+        row("0/dup.txt", a, "d-old", 2),
+        row(`${b}/dup2.txt`, b, "d-old", 2), // older than its "0<id>/" twin: replaced
+        row(`0${b}/dup2.txt`, b, "d-new", 5),
+        row(`00${a}/pad.txt`, a, "d-pad", 1),
+      ]).execute();
+      const migrator = new Migrator({ db: fresh.db, provider: { getMigrations: () => Promise.resolve({ ...coreMigrations(), ...trackingMigrations } as Record<string, Migration>) } });
+      const { error } = await migrator.migrateToLatest();
+      expect(error).toBeUndefined();
+      const rows = await fresh.db.selectFrom("tracking_artifacts").select(["path", "experiment_id", "digest"]).execute();
+      const byPath = (x: unknown[], y: unknown[]) => (String(x[0]) < String(y[0]) ? -1 : 1);
+      expect(rows.map((r) => [r.path, Number(r.experiment_id), r.digest]).sort(byPath)).toEqual(
+        [
+          [`${a}/a.txt`, a, "d-a"],
+          [`${a}/dup.txt`, a, "d-new"],
+          [`${a}/kept.txt`, a, "d-kept"],
+          [`${a}/pad.txt`, a, "d-pad"],
+          [`${b}/b/x.txt`, b, "d-b"],
+          [`${b}/dup2.txt`, b, "d-new"],
+        ].sort(byPath),
+      );
     } finally {
       await fresh.close();
     }
