@@ -1,6 +1,8 @@
 /**
  * Authorization: platform admins may do anything; otherwise a project's members act on
  * it by role (viewer reads, editor writes, owner also manages members and the project).
+ * A project-scoped token (`Principal.scope`, pipeline step tokens) acts only in its project,
+ * with its user's role there (owner for a platform admin) capped at the scope's role.
  * Every route asks here before touching the store.
  *
  * Project memberships are cached in memory (docs/adr/0012-tracking-write-path-and-auth-caches.md):
@@ -12,7 +14,7 @@ import { ForbiddenError } from "../platform/errors.ts";
 import type { ResourceRepository } from "../resources/repository.ts";
 import type { ResourceRef, Resource } from "../resources/model.ts";
 import type { ProjectSpec } from "../projects/kind.ts";
-import { roleAtLeast, type Principal, type ProjectRole, type Verb } from "./principal.ts";
+import { minRole, roleAtLeast, type Principal, type ProjectRole, type Verb } from "./principal.ts";
 import { AUTH_CACHE_TTL_MS } from "./tokens.ts";
 
 /** Something that reads resources: the repository, or a session inside a transaction. */
@@ -48,8 +50,18 @@ export class Authorizer {
   }
 
   async roleIn(principal: Principal, project: string, reader: ResourceReader = this.resources): Promise<ProjectRole | undefined> {
+    const scope = principal.scope;
+    if (scope) {
+      // A project-scoped token: its user's role in that project, capped; nothing elsewhere.
+      if (project !== scope.project) return undefined;
+      return minRole(scope.userAdmin ? "owner" : await this.memberRole(principal.name, project, reader), scope.role);
+    }
     if (principal.admin) return "owner";
-    if (reader !== this.resources) return rolesOf(await reader.get({ kind: "Project", project: "", name: project }))?.get(principal.name);
+    return this.memberRole(principal.name, project, reader);
+  }
+
+  private async memberRole(user: string, project: string, reader: ResourceReader): Promise<ProjectRole | undefined> {
+    if (reader !== this.resources) return rolesOf(await reader.get({ kind: "Project", project: "", name: project }))?.get(user);
     const now = (this.options.now ?? Date.now)();
     let cached = this.members.get(project);
     if (!cached || cached.until <= now) {
@@ -61,7 +73,7 @@ export class Authorizer {
         this.members.set(project, cached);
       }
     }
-    return cached.roles?.get(principal.name);
+    return cached.roles?.get(user);
   }
 
   /**
@@ -70,14 +82,19 @@ export class Authorizer {
    * to word).
    */
   allowsCached(principal: Principal, verb: Verb, project: string): true | undefined {
-    if (principal.admin) return true;
+    const scope = principal.scope;
+    if (principal.admin && !scope) return true;
+    if (scope && scope.project !== project) return undefined;
+    if (scope?.userAdmin) return roleAtLeast(scope.role, neededRole(verb)) ? true : undefined;
     const cached = this.members.get(project);
     if (!cached || cached.until <= (this.options.now ?? Date.now)()) return undefined;
-    return roleAtLeast(cached.roles?.get(principal.name), neededRole(verb)) ? true : undefined;
+    const role = cached.roles?.get(principal.name);
+    return roleAtLeast(scope ? minRole(role, scope.role) : role, neededRole(verb)) ? true : undefined;
   }
 
   /** Projects the principal can read; undefined means all (admins). */
   async readableProjects(principal: Principal): Promise<string[] | undefined> {
+    if (principal.scope) return (await this.roleIn(principal, principal.scope.project)) ? [principal.scope.project] : [];
     if (principal.admin) return undefined;
     const all = await this.resources.listAll({ kind: "Project", project: "" });
     return all.filter((p) => (p.spec as ProjectSpec).members.some((m) => m.user === principal.name)).map((p) => p.metadata.name);
@@ -92,7 +109,7 @@ export class Authorizer {
     name?: string,
     reader: ResourceReader = this.resources,
   ): Promise<void> {
-    if (principal.admin) return;
+    if (principal.admin && !principal.scope) return;
     const deny = (why: string): never => {
       throw new ForbiddenError(`${principal.name} may not ${verb} ${kind.toLowerCase()}${name ? ` "${name}"` : ""}${project ? ` in project "${project}"` : ""}: ${why}`);
     };

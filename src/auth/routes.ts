@@ -13,6 +13,8 @@ const TokenInfo = Type.Object({
   expiresAt: Type.Optional(Type.String()),
   lastUsedAt: Type.Optional(Type.String()),
   revokedAt: Type.Optional(Type.String()),
+  /** A project-scoped token (pipeline steps) acts only in `project`, with at most `role`. */
+  scope: Type.Optional(Type.Object({ project: Type.String(), role: Type.String() })),
 });
 
 export function authRoutes(tokens: TokenService, authz: Authorizer) {

@@ -1,7 +1,9 @@
 /**
  * API tokens: 256 random bits, shown once, stored as a SHA-256 hash (a fast hash is
  * enough for secrets of this entropy; see docs/adr/0005-authentication-and-authorization.md),
- * revocable and optionally expiring.
+ * revocable and optionally expiring. A token may be restricted to one project and a role
+ * (`scope`, used for pipeline step tokens): it then acts only there, with at most that role,
+ * never as a platform admin, and cannot create or revoke tokens.
  *
  * Authentication answers are cached in memory by token hash, so that a request costs no
  * database read (docs/adr/0012-tracking-write-path-and-auth-caches.md). Revoking a token, and
@@ -13,7 +15,7 @@ import { hash, randomBytes, randomUUID } from "node:crypto";
 import type { Database } from "../store/database.ts";
 import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError, UnauthenticatedError } from "../platform/errors.ts";
 import type { ResourceRepository } from "../resources/repository.ts";
-import type { Principal } from "./principal.ts";
+import { PROJECT_ROLES, type Principal, type ProjectRole, type TokenScope } from "./principal.ts";
 
 export const TOKEN_PREFIX = "forja_";
 
@@ -26,6 +28,8 @@ export interface TokenInfo {
   expiresAt?: string;
   lastUsedAt?: string;
   revokedAt?: string;
+  /** Set for a project-scoped token. */
+  scope?: TokenScope;
 }
 
 export interface CreatedToken extends TokenInfo {
@@ -82,8 +86,10 @@ export class TokenService {
 
   async create(
     principal: Principal,
-    input: { name: string; user?: string; expiresInSeconds?: number; expiresAt?: string },
+    input: { name: string; user?: string; expiresInSeconds?: number; expiresAt?: string; scope?: TokenScope },
   ): Promise<CreatedToken> {
+    // Else a scoped token could mint an unscoped one for its (perhaps admin) user.
+    if (principal.scope) throw new ForbiddenError("a project-scoped token cannot create tokens");
     const user = input.user ?? principal.name;
     if (user !== principal.name && !principal.admin) throw new ForbiddenError("only platform admins may create tokens for other users");
     if (!/^[a-zA-Z0-9][a-zA-Z0-9._-]{0,127}$/.test(input.name)) {
@@ -102,6 +108,9 @@ export class TokenService {
       }
       expiresAt = new Date(this.now().getTime() + input.expiresInSeconds * 1000).toISOString();
     }
+    if (input.scope !== undefined && (!input.scope.project || !PROJECT_ROLES.includes(input.scope.role))) {
+      throw InvalidInputError.field("scope", "needs a project and a role (owner, editor or viewer)");
+    }
     const token = TOKEN_PREFIX + randomBytes(32).toString("base64url");
     const row = {
       id: randomUUID(),
@@ -113,6 +122,8 @@ export class TokenService {
       expires_at: expiresAt ?? null,
       last_used_at: null,
       revoked_at: null,
+      scope_project: input.scope?.project ?? null,
+      scope_role: input.scope?.role ?? null,
     };
     await this.database.transaction(async (tx) => {
       const clash = await tx
@@ -138,6 +149,7 @@ export class TokenService {
   }
 
   async revoke(principal: Principal, idOrName: string): Promise<TokenInfo> {
+    if (principal.scope) throw new ForbiddenError("a project-scoped token cannot revoke tokens");
     const info = await this.database.transaction(async (tx) => {
       const rows = await tx
         .selectFrom("tokens")
@@ -192,7 +204,12 @@ export class TokenService {
     if (Date.parse(row.created_at) < Date.parse(user.metadata.createdAt)) throw fail();
     this.touch(row.id, now);
     // Frozen: every request authenticated by this token shares it while it is cached.
-    const principal = Object.freeze({ kind: "user", name: row.user_name, admin: spec.admin === true, tokenId: row.id } as const);
+    const admin = spec.admin === true;
+    const principal: Principal & { readonly tokenId: string } = Object.freeze(
+      row.scope_project !== null && row.scope_role !== null
+        ? { kind: "user", name: row.user_name, admin: false, tokenId: row.id, scope: Object.freeze({ project: row.scope_project, role: row.scope_role, userAdmin: admin }) }
+        : { kind: "user", name: row.user_name, admin, tokenId: row.id },
+    );
     if (generation === this.generation) {
       this.cache.delete(hash);
       if (this.cache.size >= AUTH_CACHE_MAX) this.cache.delete(this.cache.keys().next().value as string);
@@ -230,6 +247,8 @@ function toInfo(row: {
   expires_at: string | null;
   last_used_at: string | null;
   revoked_at: string | null;
+  scope_project: string | null;
+  scope_role: ProjectRole | null;
 }): TokenInfo {
   return {
     id: row.id,
@@ -240,5 +259,6 @@ function toInfo(row: {
     ...(row.expires_at ? { expiresAt: row.expires_at } : {}),
     ...(row.last_used_at ? { lastUsedAt: row.last_used_at } : {}),
     ...(row.revoked_at ? { revokedAt: row.revoked_at } : {}),
+    ...(row.scope_project !== null && row.scope_role !== null ? { scope: { project: row.scope_project, role: row.scope_role } } : {}),
   };
 }

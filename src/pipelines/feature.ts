@@ -10,7 +10,7 @@ import { StepCache, stepCacheMigrations } from "./run/cache.ts";
 import { PipelineRunController } from "./run/controller.ts";
 import { StepExecutor } from "./run/executor.ts";
 import { ScheduleController } from "./schedule/controller.ts";
-import { CREATED_BY_ANNOTATION, PipelineService } from "./service.ts";
+import { CREATED_BY_ANNOTATION, MODIFIED_BY_ANNOTATION, PipelineService } from "./service.ts";
 
 export function pipelinesFeature(): FeatureModule {
   let service: PipelineService | undefined;
@@ -43,15 +43,19 @@ export function pipelinesFeature(): FeatureModule {
       },
       finalizers: () => [RUN_FINALIZER],
     });
-    // A schedule's runs act as the user who created the schedule.
-    ctx.resources.addHook({
-      kind: "PipelineSchedule",
-      admit(principal: Principal, manifest: Manifest, existing: Resource | undefined) {
-        const createdBy = existing ? existing.metadata.annotations[CREATED_BY_ANNOTATION] : principal.name;
-        if (createdBy === undefined) return manifest;
-        return { ...manifest, metadata: { ...manifest.metadata, annotations: { ...(manifest.metadata.annotations ?? {}), [CREATED_BY_ANNOTATION]: createdBy } } };
-      },
-    });
+    // Who last wrote a Pipeline or a PipelineSchedule, recorded by the platform on every write
+    // (never taken from the user): a scheduled run acts as the lesser of the two
+    // (PipelineService.startRun; docs/adr/0015-pipeline-run-identity-and-step-tokens.md).
+    for (const kind of ["Pipeline", "PipelineSchedule"]) {
+      ctx.resources.addHook({
+        kind,
+        admit(principal: Principal, manifest: Manifest) {
+          const annotations: Record<string, string> = { ...(manifest.metadata.annotations ?? {}), [MODIFIED_BY_ANNOTATION]: principal.name };
+          if (kind === "PipelineSchedule") delete annotations[CREATED_BY_ANNOTATION]; // no longer who the runs act as
+          return { ...manifest, metadata: { ...manifest.metadata, annotations } };
+        },
+      });
+    }
     const executor = new StepExecutor({
       artifacts: ctx.artifacts,
       runtime: ctx.runtime,

@@ -19,13 +19,25 @@ export interface StartRunInput {
   labels?: Record<string, string>;
   /** Run name; default `<pipeline>-<5 random chars>`. */
   name?: string;
-  /** For platform-started runs (schedules): the user the run acts as. Ignored unless the caller is the platform. */
+  /**
+   * For platform-started runs (schedules): who asked for the run, the schedule's last writer
+   * (undefined if unknown). The run acts as the lesser of them and the pipeline's last writer
+   * (see `scheduledActor`). Ignored unless the caller is the platform.
+   */
   onBehalfOf?: string;
 }
 
 export const PIPELINE_LABEL = "forja.dev/pipeline";
-/** Who started a run: steps act on the platform as this user. */
+/**
+ * On a PipelineRun, who the run acts as: its steps get a token of this user, scoped to the
+ * run's project and capped at editor (src/tracking/pipeline-env.ts). None: the service user.
+ */
 export const CREATED_BY_ANNOTATION = "forja.dev/created-by";
+/** On a Pipeline or PipelineSchedule: the user who last wrote it, recorded by the platform. */
+export const MODIFIED_BY_ANNOTATION = "forja.dev/modified-by";
+
+/** Power in a project, to compare a schedule's writers. */
+const RANK = { none: 0, viewer: 1, editor: 2, owner: 3, admin: 4 } as const;
 
 export function generateRunName(base: string): string {
   const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
@@ -57,6 +69,7 @@ export class PipelineService {
       ...(input.timeoutSeconds !== undefined ? { timeoutSeconds: input.timeoutSeconds } : {}),
     };
     const labels = { ...(input.labels ?? {}), [PIPELINE_LABEL]: pipelineName };
+    const actor = principal.kind === "system" ? await this.scheduledActor(project, [input.onBehalfOf, pipeline.metadata.annotations[MODIFIED_BY_ANNOTATION]]) : principal.name;
     for (let i = 0; ; i++) {
       const name = input.name ?? generateRunName(pipelineName);
       try {
@@ -65,7 +78,7 @@ export class PipelineService {
           project,
           name,
           labels,
-          annotations: { [CREATED_BY_ANNOTATION]: principal.kind === "system" && input.onBehalfOf ? input.onBehalfOf : principal.name },
+          annotations: actor !== undefined ? { [CREATED_BY_ANNOTATION]: actor } : {},
           finalizers: [RUN_FINALIZER],
           spec,
           status: { phase: "Pending", nodes: {} },
@@ -74,6 +87,26 @@ export class PipelineService {
         if (input.name || i >= 5 || !(e instanceof Error && e.name === "AlreadyExistsError")) throw e;
       }
     }
+  }
+
+  /**
+   * Who a platform-started run acts as: the least privileged of `writers` (the schedule's and
+   * the pipeline's last writers) in `project`, so that changing what a schedule runs never
+   * borrows the power of whoever wrote the rest. A writer that is unknown or no longer a user
+   * stands for the service user (an editor): undefined is returned when that is the lesser.
+   * Ties go to the first writer.
+   */
+  private async scheduledActor(project: string, writers: (string | undefined)[]): Promise<string | undefined> {
+    const candidates: { actor: string | undefined; rank: number }[] = [];
+    for (const name of writers) {
+      const user = name === undefined ? undefined : await this.repo.get({ kind: "User", project: "", name });
+      const spec = user?.spec as { admin?: boolean; disabled?: boolean } | undefined;
+      if (name === undefined || !spec) candidates.push({ actor: undefined, rank: RANK.editor }); // the service user
+      else if (spec.disabled) candidates.push({ actor: name, rank: RANK.none });
+      else if (spec.admin) candidates.push({ actor: name, rank: RANK.admin });
+      else candidates.push({ actor: name, rank: RANK[(await this.authz.roleIn({ kind: "user", name, admin: false }, project)) ?? "none"] });
+    }
+    return candidates.reduce((a, b) => (b.rank < a.rank ? b : a)).actor;
   }
 
   async cancel(principal: Principal, ref: ResourceRef): Promise<RunResource> {

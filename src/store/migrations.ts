@@ -64,6 +64,13 @@ const core: NamedMigrations = {
       await db.schema.createIndex("tokens_user").on("tokens").columns(["user_name"]).execute();
     },
   },
+  // Named to sort after every feature's migrations: Kysely applies them in name order.
+  "0600_auth_token_scope": {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable("tokens").addColumn("scope_project", "varchar(128)").execute();
+      await db.schema.alterTable("tokens").addColumn("scope_role", "varchar(16)").execute();
+    },
+  },
 };
 
 /** Registry of all migrations; feature modules register theirs at import of the composition root. */

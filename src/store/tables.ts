@@ -45,6 +45,9 @@ export interface TokensTable {
   expires_at: string | null;
   last_used_at: string | null;
   revoked_at: string | null;
+  /** A project-scoped token (pipeline steps): the one project it may act in, and the most it may do there. */
+  scope_project: string | null;
+  scope_role: "owner" | "editor" | "viewer" | null;
 }
 
 /** Pipelines: outputs of step executions by cache key (src/pipelines/run/cache.ts). */

@@ -2,10 +2,14 @@
  * Pipeline integration: every step gets MLFLOW_TRACKING_URI (project-scoped),
  * MLFLOW_TRACKING_TOKEN, MLFLOW_EXPERIMENT_ID and MLFLOW_RUN_ID of a tracking run created for
  * that step node (experiment named after the pipeline; tags forja.pipelineRun, forja.step,
- * mlflow.runName=<run>/<node>). The token belongs to the user who created the PipelineRun
- * (annotation forja.dev/created-by), else to the service user `pipeline-runner`, which is made
- * an editor of the project on first use. One token per pipeline run, named `pipeline-<run uid>-...`, revoked
- * by `revokeRunTokens` when the run ends; they also expire after 7 days.
+ * mlflow.runName=<run>/<node>). The token belongs to the user the PipelineRun acts as
+ * (annotation forja.dev/created-by: who started it, or for a scheduled run the lesser of the
+ * schedule's and the pipeline's last writers), else to the service user `pipeline-runner`,
+ * which is made an editor of the project on first use. It is scoped to the run's project with
+ * at most the editor role: a platform admin's run gets no admin power and no other project
+ * (docs/adr/0015-pipeline-run-identity-and-step-tokens.md). One token per pipeline run, named
+ * `pipeline-<run uid>-...`, revoked by `revokeRunTokens` when the run ends; they also expire
+ * after 7 days.
  *
  * A step's start waits for its env, so the per-run part (the PipelineRun, its experiment, the
  * tracking runs its steps already have, the token) is looked up once per pipeline run and kept
@@ -26,6 +30,8 @@ import type { TrackingService } from "./service.ts";
 
 export const PIPELINE_RUNNER_USER = "pipeline-runner";
 const TOKEN_TTL_SECONDS = 7 * 24 * 3600;
+/** The most a step token may do in its run's project: what running a pipeline there needs. */
+export const STEP_TOKEN_ROLE = "editor";
 
 export interface StepRunIdentity {
   readonly uid: string;
@@ -36,7 +42,7 @@ export interface StepRunIdentity {
 /** What the steps of one pipeline run share. */
 interface RunTracking {
   readonly experiment: ExperimentRow;
-  /** The user who created the PipelineRun, if recorded. */
+  /** The user the PipelineRun acts as, if recorded. */
   readonly creator: string | undefined;
   /** Node id → id of its tracking run. */
   readonly stepRuns: Map<string, string>;
@@ -111,7 +117,14 @@ export function pipelineTracking(ctx: PlatformContext, svc: TrackingService) {
     // One token per pipeline run, shared by its steps (minted again after a server restart).
     if (!t.token) {
       const user = await tokenUser(run, t.creator);
-      t.token = (await ctx.tokens.create(SYSTEM, { name: `pipeline-${run.uid}-${randomBytes(3).toString("hex")}`, user, expiresInSeconds: TOKEN_TTL_SECONDS })).token;
+      t.token = (
+        await ctx.tokens.create(SYSTEM, {
+          name: `pipeline-${run.uid}-${randomBytes(3).toString("hex")}`,
+          user,
+          expiresInSeconds: TOKEN_TTL_SECONDS,
+          scope: { project: run.project, role: STEP_TOKEN_ROLE },
+        })
+      ).token;
     }
     return {
       MLFLOW_TRACKING_URI: `${ctx.publicUrl()}/projects/${run.project}`,

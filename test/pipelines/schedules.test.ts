@@ -1,6 +1,7 @@
 /**
  * PipelineSchedules on a real server, with a 6-field cron ticking every second: runs start,
- * Forbid skips ticks while a run is active, suspend stops the ticks, history limits prune.
+ * Forbid skips ticks while a run is active, suspend stops the ticks, history limits prune;
+ * who a scheduled run acts as, and what its steps' token may do.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "../support/server.ts";
@@ -40,6 +41,8 @@ async function runsOf(name: string): Promise<Run[]> {
   expect(r.status).toBe(200);
   return r.body.items;
 }
+
+const scheduleDoc = (project: string, kind: string, name: string, spec: Record<string, unknown>) => ({ apiVersion: "forja.dev/v1", kind, metadata: { name, project }, spec });
 
 const ended = (r: Run) => ["Succeeded", "Failed", "Cancelled"].includes(r.status.phase);
 
@@ -136,5 +139,81 @@ describe("PipelineSchedule", () => {
     expect(failed.every((r) => r.status.phase === "Failed")).toBe(true);
     expect(failed.length).toBeLessThanOrEqual(0 + 2);
     expect(started["keep-none-failed"].size - failed.length).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe("who a scheduled run acts as", () => {
+  // src/pipelines/feature.ts:48-52 keeps the schedule's forja.dev/created-by (the admin who
+  // created it) whoever later updates the schedule or the Pipeline it runs, and
+  // src/tracking/pipeline-env.ts:82 mints MLFLOW_TRACKING_TOKEN for that user. An editor of the
+  // project changes the code the schedule runs (and unsuspends it), and the step then holds a
+  // platform-admin token.
+  it("an editor who rewrites a scheduled pipeline does not get the schedule creator's (admin) token", async () => {
+    const dave = await s.user("dave", { "team-s": "editor" });
+    const doc = (kind: string, name: string, spec: Record<string, unknown>) => ({ apiVersion: "forja.dev/v1", kind, metadata: { name, project: "team-s" }, spec });
+    // The admin sets up a harmless nightly pipeline, suspended for now.
+    await s.admin.apply([
+      doc("Pipeline", "nightly", { steps: [{ name: "work", command: ["sh", "-c", "true"] }] }),
+      doc("PipelineSchedule", "nightly", { pipelineRef: { name: "nightly" }, schedule: "* * * * * *", suspend: true }),
+    ]);
+    // The editor changes what runs: a step that asks the API who its token belongs to.
+    const probe = `fetch(process.env.FORJA_URL + "/api/v1/whoami", { headers: { authorization: "Bearer " + process.env.MLFLOW_TRACKING_TOKEN } })
+      .then((r) => r.json()).then((j) => require("fs").writeFileSync(process.env.FORJA_OUTPUTS_DIR + "/params/who", j.user + ":" + j.admin))`;
+    await dave.client.apply([
+      doc("Pipeline", "nightly", { steps: [{ name: "work", command: [process.execPath, "-e", probe], outputs: { params: { who: { type: "string" } } } }] }),
+    ]);
+    const sched = await s.admin.get<{ spec: Record<string, unknown> }>("PipelineSchedule", "nightly", "team-s");
+    await dave.client.apply([doc("PipelineSchedule", "nightly", { ...sched.spec, suspend: false })]);
+    let who: unknown;
+    const deadline = Date.now() + 20_000;
+    while (who === undefined && Date.now() < deadline) {
+      const runs = (await s.admin.list("pipelineruns", { project: "team-s" })).items as unknown as { status: { phase: string; nodes?: Record<string, { outputs?: { params?: Record<string, unknown> } }> } }[];
+      for (const r of runs) if (r.status.phase === "Succeeded") who = r.status.nodes?.["work"]?.outputs?.params?.["who"];
+      if (who === undefined) await new Promise((res) => setTimeout(res, 200));
+    }
+    await s.admin.apply([doc("PipelineSchedule", "nightly", { ...sched.spec, suspend: true })]);
+    expect(who).toBeDefined();
+    expect(who).not.toBe("admin:true");
+  });
+
+  it("a scheduled run acts as the lesser of the schedule's and the pipeline's last writers", async () => {
+    await s.user("erin", { "team-t": "editor" }).then(({ client }) =>
+      client.apply([scheduleDoc("team-t", "Pipeline", "job", { steps: [{ name: "work", command: ["sh", "-c", "true"] }] })]),
+    );
+    // The admin writes the schedule last: the run still acts as erin, who wrote the code.
+    await s.admin.apply([scheduleDoc("team-t", "PipelineSchedule", "job", { pipelineRef: { name: "job" }, schedule: "* * * * * *" })]);
+    const run = await eventually("a scheduled run", async () => (await s.admin.list("pipelineruns", { project: "team-t" })).items[0], 5000);
+    await s.admin.apply([scheduleDoc("team-t", "PipelineSchedule", "job", { pipelineRef: { name: "job" }, schedule: "* * * * * *", suspend: true })]);
+    expect(run.metadata.annotations["forja.dev/created-by"]).toBe("erin");
+    const [pl, sched] = await Promise.all([s.admin.get<Run>("Pipeline", "job", "team-t"), s.admin.get<Run>("PipelineSchedule", "job", "team-t")]);
+    expect(pl.metadata.annotations["forja.dev/modified-by"]).toBe("erin");
+    expect(sched.metadata.annotations["forja.dev/modified-by"]).toBe("admin");
+  });
+
+  it("a step's token, even an admin's, acts only in the run's project and as an editor at most", async () => {
+    await s.admin.apply([{ apiVersion: "forja.dev/v1", kind: "Project", metadata: { name: "team-u" }, spec: { members: [] } }]);
+    const probe = `const h = { authorization: "Bearer " + process.env.MLFLOW_TRACKING_TOKEN };
+      const go = (p, init = {}) => fetch(process.env.FORJA_URL + p, { ...init, headers: init.body ? { ...h, "content-type": "application/json" } : h });
+      (async () => {
+        const me = await (await go("/api/v1/whoami")).json();
+        const codes = [
+          (await go("/api/v1/projects/team-u/pipelines")).status,
+          (await go("/api/v1/projects/${PROJECT}/pipelines")).status,
+          (await go("/api/v1/tokens", { method: "POST", body: JSON.stringify({ name: "escape" }) })).status,
+          (await go("/api/v1/projects/team-u", { method: "DELETE" })).status,
+        ];
+        require("fs").writeFileSync(process.env.FORJA_OUTPUTS_DIR + "/params/who", [me.user, me.admin, ...codes].join(":"));
+      })();`;
+    await s.admin.apply([
+      scheduleDoc("team-u", "Pipeline", "probe", { steps: [{ name: "work", command: [process.execPath, "-e", probe], outputs: { params: { who: { type: "string" } } } }] }),
+      scheduleDoc("team-u", "PipelineSchedule", "probe", { pipelineRef: { name: "probe" }, schedule: "* * * * * *" }),
+    ]);
+    const who = await eventually("a run of the probe to succeed", async () => {
+      const runs = (await s.admin.list("pipelineruns", { project: "team-u" })).items as unknown as Run[];
+      return runs.find((r) => r.status.phase === "Succeeded")?.status.nodes["work"]?.outputs?.params?.["who"];
+    }, 20_000);
+    await s.admin.apply([scheduleDoc("team-u", "PipelineSchedule", "probe", { pipelineRef: { name: "probe" }, schedule: "* * * * * *", suspend: true })]);
+    // itself: not an admin; its project: readable; another project, new tokens, deleting the project: refused
+    expect(who).toBe("admin:false:200:403:403:403");
   });
 });

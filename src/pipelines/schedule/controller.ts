@@ -2,7 +2,8 @@
  * PipelineSchedule controller: starts a run at each cron tick, like a Kubernetes CronJob.
  * The last tick handled is recorded in status and run names are derived from the tick, so
  * a restart neither loses nor doubles a tick; ticks missed while the server was down are
- * caught up once (the latest), unless older than startingDeadlineSeconds.
+ * caught up once (the latest), unless older than startingDeadlineSeconds. A run acts as the
+ * least privileged of the schedule's and the pipeline's last writers (PipelineService.startRun).
  */
 import { Cron } from "croner";
 import type { Logger } from "pino";
@@ -12,7 +13,7 @@ import { AlreadyExistsError, errorMessage } from "../../platform/errors.ts";
 import type { Condition, Resource, ResourceRef } from "../../resources/model.ts";
 import type { ResourceRepository } from "../../resources/repository.ts";
 import type { PipelineRunSpec, PipelineRunStatus, PipelineScheduleSpec, PipelineScheduleStatus } from "../kinds.ts";
-import { CREATED_BY_ANNOTATION, type PipelineService } from "../service.ts";
+import { MODIFIED_BY_ANNOTATION, type PipelineService } from "../service.ts";
 import { isRunTerminal } from "../run/state.ts";
 
 export const SCHEDULE_LABEL = "forja.dev/schedule";
@@ -97,7 +98,8 @@ export class ScheduleController implements Controller {
             params: spec.params,
             cache: spec.cache,
             labels: { [SCHEDULE_LABEL]: ref.name },
-            ...(sched.metadata.annotations[CREATED_BY_ANNOTATION] ? { onBehalfOf: sched.metadata.annotations[CREATED_BY_ANNOTATION] } : {}),
+            // The run acts as the lesser of this and the pipeline's last writer (never as the schedule's creator).
+            ...(sched.metadata.annotations[MODIFIED_BY_ANNOTATION] ? { onBehalfOf: sched.metadata.annotations[MODIFIED_BY_ANNOTATION] } : {}),
           });
           status.active = [...(status.active ?? []), name];
         } catch (e) {
