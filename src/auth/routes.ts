@@ -30,6 +30,8 @@ export function authRoutes(tokens: TokenService, authz: Authorizer) {
               user: Type.String(),
               admin: Type.Boolean(),
               projects: Type.Array(Type.Object({ name: Type.String(), role: Type.String() })),
+              /** Set when the token acts only in one project, with at most `role` (pipeline step tokens). */
+              scope: Type.Optional(Type.Object({ project: Type.String(), role: Type.String() })),
             }),
           },
         },
@@ -39,7 +41,7 @@ export function authRoutes(tokens: TokenService, authz: Authorizer) {
         const names = (await authz.readableProjects({ ...p, admin: false })) ?? [];
         const projects = [];
         for (const name of names) projects.push({ name, role: (await authz.roleIn({ ...p, admin: false }, name)) ?? "viewer" });
-        return { user: p.name, admin: p.admin, projects };
+        return { user: p.name, admin: p.admin, projects, ...(p.scope ? { scope: { project: p.scope.project, role: p.scope.role } } : {}) };
       },
     );
     app.get(

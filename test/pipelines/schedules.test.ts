@@ -202,7 +202,7 @@ describe("who a scheduled run acts as", () => {
           (await go("/api/v1/tokens", { method: "POST", body: JSON.stringify({ name: "escape" }) })).status,
           (await go("/api/v1/projects/team-u", { method: "DELETE" })).status,
         ];
-        require("fs").writeFileSync(process.env.FORJA_OUTPUTS_DIR + "/params/who", [me.user, me.admin, ...codes].join(":"));
+        require("fs").writeFileSync(process.env.FORJA_OUTPUTS_DIR + "/params/who", [me.user, me.admin, me.scope ? me.scope.project + "/" + me.scope.role : "unscoped", ...codes].join(":"));
       })();`;
     await s.admin.apply([
       scheduleDoc("team-u", "Pipeline", "probe", { steps: [{ name: "work", command: [process.execPath, "-e", probe], outputs: { params: { who: { type: "string" } } } }] }),
@@ -213,7 +213,8 @@ describe("who a scheduled run acts as", () => {
       return runs.find((r) => r.status.phase === "Succeeded")?.status.nodes["work"]?.outputs?.params?.["who"];
     }, 20_000);
     await s.admin.apply([scheduleDoc("team-u", "PipelineSchedule", "probe", { pipelineRef: { name: "probe" }, schedule: "* * * * * *", suspend: true })]);
-    // itself: not an admin; its project: readable; another project, new tokens, deleting the project: refused
-    expect(who).toBe("admin:false:200:403:403:403");
+    // itself: not an admin, scoped to its project as an editor; its project: readable; another
+    // project, new tokens, deleting the project: refused
+    expect(who).toBe("admin:false:team-u/editor:200:403:403:403");
   });
 });
