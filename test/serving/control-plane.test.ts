@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "../support/server.ts";
-import { IRIS, IRIS_V2, call, deploy, inferBody, irisOnnx, pairsOnlyOnnx, publishModel, readyWith, waitFor } from "./support.ts";
+import { IRIS, call, publishIrisPair, deploy, inferBody, irisOnnx, pairsOnlyOnnx, publishModel, readyWith, waitFor } from "./support.ts";
 
 let s: TestServer;
 let v1: number;
@@ -19,8 +19,7 @@ const rows3 = [
 
 beforeAll(async () => {
   s = await startTestServer();
-  v1 = await publishModel(s, { name: "iris", bytes: irisOnnx(IRIS), alias: "champion" });
-  v2 = await publishModel(s, { name: "iris", bytes: irisOnnx(IRIS_V2) });
+  ({ v1, v2 } = await publishIrisPair(s));
 });
 afterAll(async () => {
   await s?.stop();

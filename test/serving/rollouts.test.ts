@@ -8,7 +8,7 @@ import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { predictLogisticRegression } from "../../src/serving/onnx/logistic-regression.ts";
 import { startTestServer, type TestServer } from "../support/server.ts";
-import { IRIS, IRIS_V2, call, deploy, inferBody, irisOnnx, publishModel, readyWith, setAlias, waitFor } from "./support.ts";
+import { IRIS, IRIS_V2, call, publishIrisPair, deploy, inferBody, irisOnnx, publishModel, readyWith, setAlias, waitFor } from "./support.ts";
 
 let s: TestServer;
 let v1: number;
@@ -20,8 +20,7 @@ const rows = [
 
 beforeAll(async () => {
   s = await startTestServer();
-  v1 = await publishModel(s, { name: "iris", bytes: irisOnnx(IRIS), alias: "champion" });
-  v2 = await publishModel(s, { name: "iris", bytes: irisOnnx(IRIS_V2) });
+  ({ v1, v2 } = await publishIrisPair(s));
 });
 afterAll(async () => {
   await s?.stop();

@@ -126,3 +126,10 @@ export function inferBody(rows: number[][], extra: Record<string, unknown> = {})
 }
 
 export { call };
+
+/** Two versions of "iris" in the default project: v1 (IRIS, alias champion) and v2 (IRIS_V2). */
+export async function publishIrisPair(s: TestServer): Promise<{ v1: number; v2: number }> {
+  const v1 = await publishModel(s, { name: "iris", bytes: irisOnnx(IRIS), alias: "champion" });
+  const v2 = await publishModel(s, { name: "iris", bytes: irisOnnx(IRIS_V2) });
+  return { v1, v2 };
+}
