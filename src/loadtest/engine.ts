@@ -135,6 +135,8 @@ export function classifyError(e: unknown): { type: string; message: string } {
   return { type: "request error", message: code ? `${code}: ${msg}` : msg };
 }
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 function validate(o: LoadTestOptions): void {
   const positive = (v: number | undefined, path: string, int = false) => {
     if (v === undefined) return;
@@ -146,6 +148,10 @@ function validate(o: LoadTestOptions): void {
   positive(o.maxRequests, "maxRequests", true);
   positive(o.rps, "rps");
   positive(o.timeoutMs, "timeout");
+  // Node's timers hold at most 2^31-1 ms (24.8 days); a longer one fires at once.
+  for (const [v, path] of [[o.durationMs, "duration"], [o.timeoutMs, "timeout"], [o.progressIntervalMs, "progressInterval"]] as const) {
+    if (v !== undefined && v > MAX_TIMER_MS) throw InvalidInputError.field(path, `must be at most 24 days (${MAX_TIMER_MS} ms), got ${v} ms`);
+  }
   positive(o.progressIntervalMs, "progressInterval");
   let u: URL;
   try {

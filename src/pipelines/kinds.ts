@@ -78,6 +78,8 @@ export const NodeStatus = Type.Object({
   /** forEach steps: the number of iterations once expanded. */
   iterations: Type.Optional(Type.Integer()),
   attempts: Type.Optional(Type.Array(Attempt)),
+  /** Attempts made before the latest retry of the run: this round's retries count from there. */
+  retryBase: Type.Optional(Type.Integer({ minimum: 0 })),
   nextAttemptAt: Type.Optional(Type.String()),
   startedAt: Type.Optional(Type.String()),
   finishedAt: Type.Optional(Type.String()),

@@ -206,10 +206,8 @@ export class RegistryStore {
   async deleteModelTag(project: string, name: string, key: string): Promise<void> {
     await this.database.transaction(async (tx) => {
       await this.requireModel(tx, project, name);
-      const r = await tx.deleteFrom("registered_model_tags").where("project", "=", project).where("name", "=", name).where("key", "=", key).executeTakeFirst();
-      if (Number(r.numDeletedRows) === 0) {
-        throw new NotFoundError(`No tag with name: ${key} in registered model with name ${name}`);
-      }
+      // As MLflow: deleting a tag that is not set is not an error (the model must exist).
+      await tx.deleteFrom("registered_model_tags").where("project", "=", project).where("name", "=", name).where("key", "=", key).execute();
     });
   }
 
@@ -387,16 +385,13 @@ export class RegistryStore {
   async deleteVersionTag(project: string, name: string, version: number, key: string): Promise<void> {
     await this.database.transaction(async (tx) => {
       await this.requireVersion(tx, project, name, version);
-      const r = await tx
+      await tx
         .deleteFrom("model_version_tags")
         .where("project", "=", project)
         .where("name", "=", name)
         .where("version", "=", version)
         .where("key", "=", key)
-        .executeTakeFirst();
-      if (Number(r.numDeletedRows) === 0) {
-        throw new NotFoundError(`No tag with name: ${key} for model version ${name} version ${version}`);
-      }
+        .execute();
     });
   }
 

@@ -16,7 +16,11 @@ export const Labels = Type.Record(Type.String({ pattern: LABEL_KEY_PATTERN }), T
   description: "key/value pairs used to select resources",
   additionalProperties: false,
 });
-export const Annotations = Type.Record(Type.String({ maxLength: 317 }), Type.String({ maxLength: 65536 }), { additionalProperties: false });
+/** Keys are qualified names, as label keys (Kubernetes' rule); values are free text. */
+export const Annotations = Type.Record(Type.String({ pattern: LABEL_KEY_PATTERN }), Type.String({ maxLength: 65536 }), {
+  description: "non-identifying metadata: qualified-name keys ([prefix/]name), free-text values",
+  additionalProperties: false,
+});
 
 /** Metadata as written by users (what apply/create accept). */
 export const ObjectMetaInput = Type.Object(
@@ -25,7 +29,7 @@ export const ObjectMetaInput = Type.Object(
     project: Type.Optional(Name),
     labels: Type.Optional(Labels),
     annotations: Type.Optional(Annotations),
-    /** Optimistic concurrency precondition on update; ignored by apply. */
+    /** Optimistic concurrency precondition: an update or apply carrying a stale one is a 409. */
     resourceVersion: Type.Optional(Type.String({ pattern: "^[0-9]+$" })),
     // Read-only fields are accepted (so `get -o yaml | apply` round-trips) and ignored.
     uid: Type.Optional(Type.String()),

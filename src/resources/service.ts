@@ -2,7 +2,7 @@
  * The resource API's use cases: validate, authorize, persist. Transport-free: the HTTP
  * layer and in-process callers (bootstrap, tests) call these methods.
  */
-import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError, type FieldIssue } from "../platform/errors.ts";
+import { AlreadyExistsError, ConflictError, ForbiddenError, InvalidInputError, NotFoundError, type FieldIssue } from "../platform/errors.ts";
 import type { Authorizer } from "../auth/authorizer.ts";
 import type { Principal } from "../auth/principal.ts";
 import type { ProjectSpec } from "../projects/kind.ts";
@@ -148,7 +148,7 @@ export class ResourceService {
     }
     // Projects first, so that resources applied with their project can be authorized against it.
     const order = [...validated].sort((a, b) => Number(b.manifest.kind === "Project") - Number(a.manifest.kind === "Project"));
-    return this.repo.transaction(async (s) => {
+    const write = () => this.repo.transaction(async (s) => {
       const results: ApplyResult[] = [];
       for (const { reg, manifest } of order) {
         const ref = refOf(manifest);
@@ -160,16 +160,26 @@ export class ResourceService {
         }
         await this.checkIn(s, principal, "update", ref);
         const admitted = this.admit(principal, manifest, existing);
-        const updated = await s.update(ref, {
-          spec: admitted.spec,
-          labels: admitted.metadata.labels ?? {},
-          annotations: admitted.metadata.annotations ?? {},
-        });
+        // A manifest that says which version it was edited from (`get -o yaml`, edit, apply)
+        // must not overwrite a newer one: a stale resourceVersion is a 409, as kubectl apply's.
+        const updated = await s.update(
+          ref,
+          {
+            spec: admitted.spec,
+            labels: admitted.metadata.labels ?? {},
+            annotations: admitted.metadata.annotations ?? {},
+          },
+          manifest.metadata.resourceVersion,
+        );
         results.push({ action: updated.metadata.resourceVersion === existing.metadata.resourceVersion ? "unchanged" : "configured", resource: updated });
       }
       // Report in the order submitted.
       return validated.map(({ manifest }) => results[order.findIndex((o) => o.manifest === manifest)]!);
-    }).then((results) => results.map((r) => ({ ...r, resource: this.present(r.resource) })));
+    });
+    // Apply is create-or-update: when a concurrent apply created a resource between this one's
+    // read and its insert (PostgreSQL runs them side by side), do it again, as an update.
+    const results = await write().catch((e: unknown) => (e instanceof AlreadyExistsError ? write() : Promise.reject(e instanceof Error ? e : new Error(String(e)))));
+    return results.map((r) => ({ ...r, resource: this.present(r.resource) }));
   }
 
   async delete(principal: Principal, ref: ResourceRef, expectedVersion?: string): Promise<Resource> {

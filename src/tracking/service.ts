@@ -146,11 +146,14 @@ export class TrackingService {
   async deleteExperiment(call: CallScope, input: MlflowInput): Promise<void> {
     const exp = await this.access.experiment(call, reqString(input, "experiment_id"), "delete");
     if (exp.name === DEFAULT_EXPERIMENT_NAME) throw MlflowError.invalid(`Cannot delete the default experiment '${exp.experiment_id}'. This is an internally reserved experiment.`);
+    // As MLflow: only an active experiment can be deleted, only a deleted one restored.
+    if (exp.lifecycle_stage !== "active") throw MlflowError.notFound(`No Experiment with id=${exp.experiment_id} exists`);
     await this.store.setExperimentLifecycle(exp, "deleted");
   }
 
   async restoreExperiment(call: CallScope, input: MlflowInput): Promise<void> {
     const exp = await this.access.experiment(call, reqString(input, "experiment_id"), "update");
+    if (exp.lifecycle_stage !== "deleted") throw MlflowError.notFound(`No Experiment with id=${exp.experiment_id} exists`);
     await this.store.setExperimentLifecycle(exp, "active");
   }
 
@@ -193,6 +196,7 @@ export class TrackingService {
 
   async updateRun(call: CallScope, input: MlflowInput): Promise<{ run_info: Record<string, unknown> }> {
     const run = await this.access.run(call, runIdOf(input), "update");
+    requireActive(run);
     const status = optEnum(input, "status", RUN_STATUSES);
     const endTime = optInt64(input, "end_time");
     const runName = optString(input, "run_name");

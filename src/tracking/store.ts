@@ -115,6 +115,14 @@ function isUniqueViolation(e: unknown): boolean {
   return err.code === "23505" || err.code === "SQLITE_CONSTRAINT_PRIMARYKEY" || err.code === "SQLITE_CONSTRAINT_UNIQUE" || /UNIQUE constraint/i.test(err.message ?? "");
 }
 
+/**
+ * MLflow's get-history order: timestamp, then step, then value (NaN after numbers, as
+ * PostgreSQL sorts it); points equal in all three keep the order they were logged in.
+ */
+export function mlflowHistoryOrder(a: StoredMetric, b: StoredMetric): number {
+  return a.timestamp - b.timestamp || a.step - b.step || a.is_nan - b.is_nan || (a.is_nan ? 0 : a.value - b.value);
+}
+
 export class TrackingStore {
   /** Planner statistics of the tables runs/search reads, kept fresh as they grow (PostgreSQL). */
   private readonly statistics: TableStatistics;
@@ -643,9 +651,9 @@ export class TrackingStore {
     );
   }
 
-  /** Metric history in (step, timestamp) order, paged by offset. */
+  /** Metric history in MLflow's order (`mlflowHistoryOrder`), paged by offset. */
   async metricHistory(runId: string, key: string, offset: number, limit: number | undefined): Promise<StoredMetric[]> {
-    const points = await this.history(runId, key);
+    const points = (await this.history(runId, key)).sort(mlflowHistoryOrder);
     return limit === undefined ? points.slice(offset) : points.slice(offset, offset + limit);
   }
 

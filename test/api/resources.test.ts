@@ -341,7 +341,7 @@ describe("generation, status and round-trips", () => {
   it("ignores read-only metadata on apply (uid, generation, createdAt are the server's)", async () => {
     await s.admin.create(project("ro"));
     const w = (await s.call("POST", "/api/v1/projects/ro/widgets", widget("ro", "w"))).body;
-    const res = await s.call("POST", "/api/v1/apply", widget("ro", "w", { size: 5 }, { uid: "forged", generation: 42, createdAt: "2000-01-01T00:00:00Z", resourceVersion: "1" }));
+    const res = await s.call("POST", "/api/v1/apply", widget("ro", "w", { size: 5 }, { uid: "forged", generation: 42, createdAt: "2000-01-01T00:00:00Z", resourceVersion: w.metadata.resourceVersion }));
     expect(res.status).toBe(200);
     expect(res.body.items[0].resource.metadata).toMatchObject({ uid: w.metadata.uid, generation: 2, createdAt: w.metadata.createdAt });
   });

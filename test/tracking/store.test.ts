@@ -48,13 +48,13 @@ forEachEngine((_engine, db) => {
     const latest = async (key: string, r = run) => (await store.runData([r])).get(r)?.metrics.find((m) => m.key === key);
 
     describe("history", () => {
-      it("is visible to the next read, in (step, timestamp, arrival) order across flushes", async () => {
+      it("is visible to the next read, in MLflow's (timestamp, step, value) order across flushes", async () => {
         await store.logBatch(run, [point("a", 2, 5, 1), point("a", 1, 9, 2), point("b", 0, 0, 3)], [], []);
-        expect(await history("a")).toEqual([[1, 9, 2], [2, 5, 1]]);
-        await store.logBatch(run, [point("a", 1, 9, 3), point("a", 0, 1, 4)], [], []);
-        await store.logBatch(run, [point("a", 1, 9, 5)], [], []);
-        // Equal (step, timestamp): arrival order, also across batches and flushes.
-        expect(await history("a")).toEqual([[0, 1, 4], [1, 9, 2], [1, 9, 3], [1, 9, 5], [2, 5, 1]]);
+        expect(await history("a")).toEqual([[2, 5, 1], [1, 9, 2]]);
+        await store.logBatch(run, [point("a", 1, 9, 5), point("a", 0, 1, 4)], [], []);
+        await store.logBatch(run, [point("a", 1, 9, 3), point("a", 1, 9, NaN), point("a", 1, 9, 3)], [], []);
+        // Equal (timestamp, step): by value, NaN last; equal in all three: logged order (no point lost).
+        expect(await history("a")).toEqual([[0, 1, 4], [2, 5, 1], [1, 9, 2], [1, 9, 3], [1, 9, 3], [1, 9, 5], [1, 9, "NaN"]]);
         expect(await history("b")).toEqual([[0, 0, 3]]);
         expect(await count(database, "tracking_metric_batches")).toBe(0);
       });
@@ -159,7 +159,8 @@ forEachEngine((_engine, db) => {
         );
         for (const [key, steps] of sent) {
           for (const s of stores) {
-            expect((await s.metricHistory(run, key, 0, undefined)).map((m) => m.step)).toEqual([...steps].sort((a, b) => a - b));
+            // MLflow's order: by timestamp (the batch, b = step % 1000), then step.
+            expect((await s.metricHistory(run, key, 0, undefined)).map((m) => m.step)).toEqual([...steps].sort((a, b) => (a % 1000) - (b % 1000) || a - b));
           }
           expect(await latest(key)).toMatchObject({ step: 1029 });
         }
@@ -191,7 +192,7 @@ forEachEngine((_engine, db) => {
       const migrated = new TrackingStore(fresh);
       await migrated.logBatch(oldRun, [point("m", 2, 1, 30)], [], []);
       const points = (await migrated.metricHistory(oldRun, "m", 0, undefined)).map((m) => (m.is_nan ? "NaN" : m.value));
-      expect(points).toEqual([10, 20, "NaN", 30]);
+      expect(points).toEqual([10, 20, 30, "NaN"]); // MLflow's order at equal (timestamp, step): by value, NaN last
     } finally {
       await fresh.close();
     }

@@ -202,9 +202,12 @@ export function registerResourceCommands(program: Command, ctx: CliContext, run:
           const client = ctx.client();
           const targets: { kind: string; name: string; project?: string }[] = [];
           if (opts.filename) {
-            for (const { doc } of readManifests(opts.filename, false, stdin)) {
-              const d = doc as { kind: string; metadata: { name: string; project?: string } };
-              targets.push({ kind: d.kind, name: d.metadata.name, ...(d.metadata.project ? { project: d.metadata.project } : {}) });
+            for (const { source, doc } of readManifests(opts.filename, false, stdin)) {
+              const d = doc as { kind?: unknown; metadata?: { name?: unknown; project?: unknown } } | null;
+              if (typeof d?.kind !== "string" || d.kind === "") throw InvalidInputError.field(`${source}: kind`, "is required to say what to delete");
+              const meta = d.metadata;
+              if (typeof meta?.name !== "string" || meta.name === "") throw InvalidInputError.field(`${source}: metadata.name`, "is required to say what to delete");
+              targets.push({ kind: d.kind, name: meta.name, ...(typeof meta.project === "string" && meta.project ? { project: meta.project } : {}) });
             }
           } else {
             const [k, n] = kindName ? splitKindName(kindName, name) : [undefined, undefined];

@@ -319,6 +319,8 @@ export class PipelineRunController implements Controller {
     for (const n of Object.values(status.nodes)) {
       if (n.finally || resettable(n.phase)) {
         n.phase = "Pending";
+        // A retried run gives its steps their retries again (as `argo retry`): count from here.
+        n.retryBase = n.attempts?.length ?? 0;
         delete n.finishedAt;
         delete n.reason;
         delete n.message;
@@ -409,7 +411,7 @@ export class PipelineRunController implements Controller {
       this.settle(w, id, node, "Cancelled", attempt.reason, attempt.message);
       return;
     }
-    const attempts = node.attempts?.length ?? 1;
+    const attempts = (node.attempts?.length ?? 1) - (node.retryBase ?? 0);
     if (attempts <= step.retries.limit) {
       const delay = retryDelaySeconds(step.retries, attempts);
       node.phase = "Retrying";
@@ -592,6 +594,8 @@ export class PipelineRunController implements Controller {
   private async startNode(w: Work, step: ValidatedStep, id: string, node: NodeStatus, iteration?: { index: number; item: unknown }): Promise<void> {
     w.changed = true;
     const n = (node.attempts?.length ?? 0) + 1;
+    // The first attempt of this round (the run's first, or the first after a retry of the run).
+    const first = n === (node.retryBase ?? 0) + 1;
     const wid = workloadId(w.id.uid, id, n);
     const dirs = this.d.executor.dirs(w.id.uid, wid);
     const ctx = this.templateContext(w, step);
@@ -606,12 +610,12 @@ export class PipelineRunController implements Controller {
     // The key is recorded even when this run does not read the cache, so later runs can.
     // (It replaces the per-attempt directories with placeholders, so it is stable across runs.)
     const cacheable = step.cache && (step.phase === "main" || step.spec.cache === true);
-    if (cacheable && n === 1) node.cacheKey = stepCacheKey(resolved);
+    if (cacheable && first) node.cacheKey = stepCacheKey(resolved);
     // A workload of this attempt may exist already (started before a crash, then not stored):
     // it is adopted below, never taken for a cache hit — it may have recorded that very entry.
     const existing = await this.d.runtime.get(wid);
     const started = existing !== undefined && !lostBeforeStart(existing);
-    if (node.cacheKey && n === 1 && w.run.spec.cache && !started) {
+    if (node.cacheKey && first && w.run.spec.cache && !started) {
       const hit = await this.d.cache.lookup(w.id.project, node.cacheKey);
       if (hit && (await this.d.executor.outputsExist(hit.outputs))) {
         node.outputs = hit.outputs;
