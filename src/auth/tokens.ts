@@ -106,7 +106,9 @@ export class TokenService {
       if (!Number.isInteger(input.expiresInSeconds) || input.expiresInSeconds <= 0) {
         throw InvalidInputError.field("expiresInSeconds", "must be a positive integer");
       }
-      expiresAt = new Date(this.now().getTime() + input.expiresInSeconds * 1000).toISOString();
+      const at = new Date(this.now().getTime() + input.expiresInSeconds * 1000);
+      if (!Number.isFinite(at.getTime())) throw InvalidInputError.field("expiresInSeconds", `is too large (${input.expiresInSeconds}): the expiry must be a date`);
+      expiresAt = at.toISOString();
     }
     if (input.scope !== undefined && (!input.scope.project || !PROJECT_ROLES.includes(input.scope.role))) {
       throw InvalidInputError.field("scope", "needs a project and a role (owner, editor or viewer)");

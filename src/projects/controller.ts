@@ -1,6 +1,7 @@
 /**
  * Project controller: reports the project's phase and members, flags members that are not
- * users, and on deletion removes every resource of the project before letting it go.
+ * users, and on deletion removes every resource of the project, then what features keep of it
+ * outside resources (tracking and registry data), before letting it go.
  */
 import type { Controller, ReconcileResult } from "../controllers/manager.ts";
 import type { KindRegistry } from "../resources/kinds.ts";
@@ -16,6 +17,8 @@ export class ProjectController implements Controller {
   constructor(
     private readonly repo: ResourceRepository,
     private readonly registry: KindRegistry,
+    /** What features keep of a project outside resources, removed before the project goes. */
+    private readonly purges: readonly ((project: string) => Promise<void>)[] = [],
     private readonly now: () => Date = () => new Date(),
   ) {}
 
@@ -38,6 +41,9 @@ export class ProjectController implements Controller {
         }
       }
       if (remaining > 0) return { requeueAfterMs: 500 };
+      // Then the data kept outside resources (experiments, runs, registered models); a failure
+      // throws, and the reconcile is retried with the finalizer still in place.
+      for (const purge of this.purges) await purge(ref.name);
       const finalizers = (project.metadata.finalizers ?? []).filter((f) => f !== PROJECT_FINALIZER);
       await this.repo.update(ref, { finalizers });
       return;

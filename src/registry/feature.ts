@@ -7,7 +7,7 @@ import { registryMigrations } from "./migrations.ts";
 import { registryMlflowEndpoints } from "./mlflow-routes.ts";
 import { registryRoutes } from "./routes.ts";
 import { RegistryService, type ExperimentResolver } from "./service.ts";
-import { RegistryStore } from "./store.ts";
+import { RegistryStore, purgeRegistryProject } from "./store.ts";
 import { SqlTrackingLookup, type TrackingLookup } from "./tracking.ts";
 
 /**
@@ -45,6 +45,10 @@ export function registryFeature(): FeatureModule {
   return {
     name: "registry",
     migrations: registryMigrations,
+    controllers(ctx) {
+      ctx.hooks.projectPurges.push((project) => purgeRegistryProject(ctx.database, project));
+      return [];
+    },
     routes(ctx) {
       const service = createRegistryService(ctx);
       const mlflow = mlflowRoutes(ctx, registryMlflowEndpoints(service));

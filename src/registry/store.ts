@@ -87,6 +87,19 @@ async function chunked<T, R>(items: readonly T[], fn: (chunk: T[]) => Promise<R[
   return out;
 }
 
+/**
+ * Removes everything the registry keeps of a project (a deleted project, ProjectController):
+ * its registered models with their versions, aliases and tags, and its logged models. One
+ * transaction, children first.
+ */
+export async function purgeRegistryProject(database: Database, project: string): Promise<void> {
+  await database.transaction(async (tx) => {
+    for (const table of ["registered_model_aliases", "model_version_tags", "model_versions", "registered_model_tags", "registered_models", "logged_models"] as const) {
+      await tx.deleteFrom(table).where("project", "=", project).execute();
+    }
+  });
+}
+
 export class RegistryStore {
   constructor(
     private readonly database: Database,

@@ -241,11 +241,21 @@ export class ResourceService {
   }
 }
 
-/** A project's creator (unless a platform admin) becomes an owner; projects get the cleanup finalizer. */
+/**
+ * A project's creator (unless a platform admin) becomes an owner; an update by a member may not
+ * leave the project without an owner (only platform admins could manage it then); projects get
+ * the cleanup finalizer.
+ */
 const projectAdmission: AdmissionHook = {
   kind: "Project",
   admit(principal, manifest, existing) {
     const spec = manifest.spec as ProjectSpec;
+    if (existing && !principal.admin && principal.kind !== "system") {
+      const hadOwner = (existing.spec as ProjectSpec).members.some((m) => m.role === "owner");
+      if (hadOwner && !spec.members.some((m) => m.role === "owner")) {
+        throw InvalidInputError.field("spec.members", "a project needs at least one owner: make another member owner first (a platform admin may remove the last one)");
+      }
+    }
     if (existing || principal.admin || principal.kind === "system") return manifest;
     if (spec.members.some((m) => m.user === principal.name)) return manifest;
     return { ...manifest, spec: { ...spec, members: [...spec.members, { user: principal.name, role: "owner" }] } };

@@ -54,6 +54,13 @@ export interface PlatformHooks {
    * never throw and never wait (monitoring samples into a bounded in-memory buffer).
    */
   inferenceServed?: (event: InferenceEvent) => void;
+  /**
+   * A project is being deleted, its resources already gone: each feature that keeps data of the
+   * project outside resources (tracking, registry) removes it here, so that nothing of it
+   * survives, and a project created again under the name starts empty. Runs before the project
+   * itself goes; a purge that throws is retried.
+   */
+  readonly projectPurges: ((project: string) => Promise<void>)[];
 }
 
 /** Everything a feature may use, built once by the composition root. */

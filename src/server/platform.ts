@@ -53,7 +53,7 @@ const coreFeature: FeatureModule = {
   kinds: [UserKind, ProjectKind, SecretKind],
   controllers: (ctx) => {
     ctx.resources.addHook(secretAdmission);
-    return [new ProjectController(ctx.repo, ctx.registry)];
+    return [new ProjectController(ctx.repo, ctx.registry, ctx.hooks.projectPurges)];
   },
 };
 
@@ -114,7 +114,7 @@ export async function createPlatform(config: ServerConfig, options: { logger?: L
     runtime,
     metrics,
     controllers,
-    hooks: {},
+    hooks: { projectPurges: [] },
     publicUrl: () => url,
   };
   for (const m of mods) for (const c of m.controllers?.(ctx) ?? []) controllers.register(c);

@@ -250,7 +250,7 @@ export function createDataPlane({ ctx, engine, auth }: DataPlaneDeps): RawHandle
   const rateLimited = (r: Request, d: LiveDeployment) => {
     metrics.requests.inc({ project: d.project, deployment: d.name, version: "", status: "429" });
     const rl = d.rateLimit;
-    send(r, 429, JSON.stringify({ error: `rate limit exceeded: ${rl?.rps} requests/s (burst ${rl?.burst}) per credential for deployment '${d.name}'` }), { "retry-after": "1" });
+    send(r, 429, JSON.stringify({ error: `rate limit exceeded: ${rl?.rps} requests/s (burst ${rl?.burst}) per credential for deployment '${d.name}'` }), { "retry-after": String(d.retryAfterSeconds) });
   };
 
   /**

@@ -265,10 +265,16 @@ export class LiveDeployment {
     }
     b.tokens = Math.min(limit.burst, b.tokens + ((now - b.last) / 1000) * limit.rps);
     b.last = now;
-    if (b.tokens < 1) return false;
+    if (b.tokens < 1) {
+      this.retryAfterSeconds = Math.max(1, Math.ceil((1 - b.tokens) / limit.rps));
+      return false;
+    }
     b.tokens -= 1;
     return true;
   }
+
+  /** After take() refused: whole seconds until the credential's bucket holds a token again (Retry-After). */
+  retryAfterSeconds = 1;
 
   setRateLimit(rl: { requestsPerSecond: number; burst?: number | undefined } | undefined): void {
     const next = rl ? { rps: rl.requestsPerSecond, burst: rl.burst ?? Math.max(1, Math.ceil(rl.requestsPerSecond)) } : undefined;
@@ -283,9 +289,21 @@ export class LiveDeployment {
     const v = s.v;
     const stats = this.shadowStats?.version === v.version ? this.shadowStats : (this.shadowStats = { version: v.version, requests: 0, disagreements: 0, errors: 0, latencySeconds: 0 });
     const labels = { project: this.project, deployment: this.name, version: v.versionLabel };
-    const t0 = performance.now();
     v.inFlight++;
-    v.run(feeds).then(
+    // After the caller's answer: an inline shadow runs on this thread, and neither the caller nor
+    // the primary's latency may wait for it (the turn writes its answers before this runs).
+    setImmediate(() => this.runShadow(v, feeds, primary, stats, labels));
+  }
+
+  private runShadow(v: LoadedVersion, feeds: Feeds, primary: Outputs, stats: ShadowStats, labels: { project: string; deployment: string; version: string }): void {
+    const t0 = performance.now();
+    let running: Promise<Outputs>;
+    try {
+      running = v.run(feeds);
+    } catch (e) {
+      running = Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+    running.then(
       (out) => {
         const secs = (performance.now() - t0) / 1000;
         const agree = sameOutputs(primary, out);

@@ -6,7 +6,7 @@ import { trackingMigrations } from "./migrations.ts";
 import { trackingMlflowLogging, trackingMlflowRoutes } from "./mlflow-routes.ts";
 import { trackingNativeRoutes } from "./native-routes.ts";
 import { TrackingService } from "./service.ts";
-import { TrackingStore } from "./store.ts";
+import { TrackingStore, purgeTrackingProject } from "./store.ts";
 import { pipelineTracking } from "./pipeline-env.ts";
 
 export interface Tracking {
@@ -36,6 +36,7 @@ export function trackingFeature(): FeatureModule {
       ctx.hooks.pipelineRunEnded = async (run) => {
         await steps.revokeRunTokens(run);
       };
+      ctx.hooks.projectPurges.push((project) => purgeTrackingProject(ctx.database, project));
       return [];
     },
     routes(ctx) {

@@ -123,6 +123,26 @@ export function mlflowHistoryOrder(a: StoredMetric, b: StoredMetric): number {
   return a.timestamp - b.timestamp || a.step - b.step || a.is_nan - b.is_nan || (a.is_nan ? 0 : a.value - b.value);
 }
 
+/**
+ * Removes everything tracking keeps of a project (a deleted project, ProjectController): its
+ * experiments with their tags and artifact index, its runs with their metrics, params, tags,
+ * inputs and outputs. One transaction. Artifact bytes are content-addressed blobs that other
+ * rows may share; they are not touched here.
+ */
+export async function purgeTrackingProject(database: Database, project: string): Promise<void> {
+  await database.transaction(async (tx) => {
+    const runs = tx.selectFrom("tracking_runs").select("run_id").where("project", "=", project);
+    const experiments = tx.selectFrom("tracking_experiments").select("experiment_id").where("project", "=", project);
+    for (const table of ["tracking_metric_chunks", "tracking_latest_metrics", "tracking_metric_batches", "tracking_params", "tracking_tags", "tracking_inputs", "tracking_outputs"] as const) {
+      await tx.deleteFrom(table).where("run_id", "in", runs).execute();
+    }
+    await tx.deleteFrom("tracking_runs").where("project", "=", project).execute();
+    await tx.deleteFrom("tracking_artifacts").where("experiment_id", "in", experiments).execute();
+    await tx.deleteFrom("tracking_experiment_tags").where("experiment_id", "in", experiments).execute();
+    await tx.deleteFrom("tracking_experiments").where("project", "=", project).execute();
+  });
+}
+
 export class TrackingStore {
   /** Planner statistics of the tables runs/search reads, kept fresh as they grow (PostgreSQL). */
   private readonly statistics: TableStatistics;

@@ -38,7 +38,7 @@ import {
   type CgroupSupport,
   type WorkloadCgroups,
 } from "./cgroups.ts";
-import { findSessionLeaders, identify, killGroup, processState, signalGroup, signalPids, type ProcessIdentity } from "./proc.ts";
+import { findSessionLeaders, identify, killGroup, killSessionStragglers, processState, signalGroup, signalPids, signalSessionStragglers, type ProcessIdentity } from "./proc.ts";
 import {
   EXIT_FILE,
   EXIT_TMP_FILE,
@@ -875,7 +875,11 @@ export class LocalProcessRuntime implements WorkloadRuntime {
     if (entry.child && entry.process) {
       // Our child, not yet reaped: its pid cannot have been reused, no need to check /proc.
       killGroup(entry.process.pid, signal);
-    } else if (entry.process) signalGroup(entry.process, signal);
+      killSessionStragglers(entry.process.pid, signal);
+    } else if (entry.process) {
+      signalGroup(entry.process, signal);
+      signalSessionStragglers(entry.process, signal);
+    }
     if (entry.cgroups) signalPids(cgroupPids(entry.cgroups), signal);
   }
 
@@ -929,8 +933,13 @@ export class LocalProcessRuntime implements WorkloadRuntime {
     // (We just reaped the supervisor, the group leader: while members remain, its pid stays in
     // use as their process group id and cannot be reused.)
     if (entry.process) {
-      if (wasParent) killGroup(entry.process.pid, "SIGKILL");
-      else signalGroup(entry.process, "SIGKILL");
+      if (wasParent) {
+        killGroup(entry.process.pid, "SIGKILL");
+        killSessionStragglers(entry.process.pid, "SIGKILL");
+      } else {
+        signalGroup(entry.process, "SIGKILL");
+        signalSessionStragglers(entry.process, "SIGKILL");
+      }
     }
     if (entry.cgroups) signalPids(cgroupPids(entry.cgroups), "SIGKILL");
     // Seen live, the end is settled at once, and its records are written once the listeners have

@@ -103,6 +103,36 @@ export function killGroup(pgid: number, signal: NodeJS.Signals): boolean {
   return pgid > 1 && kill(-pgid, signal);
 }
 
+/**
+ * Signal every process of session `sid` but its leader's group (signalled by the caller): what
+ * moved to a process group of its own stays in the session — GNU `timeout`, a shell's job
+ * control, `setpgid` — and must go with the workload. Only `setsid` leaves the session; cgroups
+ * (when the workload has limits) catch that too. One pass over /proc; nothing where it is missing.
+ * The caller guarantees `sid` is still the workload's (its leader not yet reaped, or just reaped
+ * with members left, which keeps the id allocated), as for killGroup.
+ */
+export function killSessionStragglers(sid: number, signal: NodeJS.Signals): void {
+  if (!hasProc || sid <= 1) return;
+  let names: string[];
+  try {
+    names = fs.readdirSync("/proc");
+  } catch {
+    return;
+  }
+  const session = String(sid);
+  for (const name of names) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid || pid === sid) continue;
+    if (readProcStat(pid)?.session === session) kill(pid, signal);
+  }
+}
+
+/** killSessionStragglers for a supervisor known by identity (after a restart): nothing when its pid was reused. */
+export function signalSessionStragglers(id: ProcessIdentity, signal: NodeJS.Signals): void {
+  if (processState(id) === "reused") return;
+  killSessionStragglers(id.pid, signal);
+}
+
 export function signalPids(pids: readonly number[], signal: NodeJS.Signals): void {
   for (const pid of pids) if (pid > 1 && pid !== process.pid) kill(pid, signal);
 }
