@@ -120,10 +120,25 @@ export function killSessionStragglers(sid: number, signal: NodeJS.Signals): void
     return;
   }
   const session = String(sid);
+  // Members were started after their leader, so their pids are larger, unless the pid counter
+  // wrapped around since: then (the last pid given out is below the leader's) read them all.
+  // Spares a stat read for every older process on the machine.
+  const last = lastPid();
+  const any = last === undefined || last < sid;
   for (const name of names) {
     const pid = Number(name);
-    if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid || pid === sid) continue;
+    if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid || pid === sid || (!any && pid < sid)) continue;
     if (readProcStat(pid)?.session === session) kill(pid, signal);
+  }
+}
+
+/** The pid most recently given out (the last field of /proc/loadavg). */
+function lastPid(): number | undefined {
+  try {
+    const last = Number(fs.readFileSync("/proc/loadavg", "utf8").trim().split(" ").pop());
+    return Number.isInteger(last) && last > 0 ? last : undefined;
+  } catch {
+    return undefined;
   }
 }
 
