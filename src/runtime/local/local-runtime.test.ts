@@ -213,6 +213,9 @@ describe("LocalProcessRuntime", () => {
         `import { LocalProcessRuntime } from ${JSON.stringify(moduleUrl)};`,
         `const rt = new LocalProcessRuntime({ rootDir: ${JSON.stringify(rootDir)} });`,
         `await rt.start({ id: "kill9", command: ["sh", "-c", "sleep 0.5; exit 5"] });`,
+        // start() may resolve before the supervisor is spawned (a busy machine): kill the server
+        // only once the workload runs, or there is no orphan to test.
+        `while ((await rt.get("kill9"))?.phase === "Pending") await new Promise((r) => setTimeout(r, 10));`,
         `process.stdout.write("started\\n");`,
         "setInterval(() => {}, 1000);",
       ].join("\n");
