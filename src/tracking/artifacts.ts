@@ -14,7 +14,7 @@ import { basename, extname } from "node:path";
 import { sql } from "kysely";
 import type { ArtifactStore, Digest } from "../artifacts/port.ts";
 import { MlflowError, optString, runIdOf, type CallScope, type MlflowCall, type RunRow } from "../mlflow/index.ts";
-import type { TrackingAccess } from "../mlflow/index.ts";
+import type { ExperimentRow, TrackingAccess } from "../mlflow/index.ts";
 import { PayloadTooLargeError } from "../platform/errors.ts";
 import type { Database } from "../store/database.ts";
 
@@ -54,7 +54,7 @@ export function checkArtifactPath(path: string, field = "path"): { experimentId:
 }
 
 /** `path` ("<wire id>/<rest>", checked) with its leading id replaced by the resolved experiment's id. */
-export function storedPath(path: string, experimentId: number): string {
+function storedPath(path: string, experimentId: number): string {
   const slash = path.indexOf("/");
   return slash < 0 ? String(experimentId) : `${experimentId}${path.slice(slash)}`;
 }
@@ -101,10 +101,18 @@ export class ArtifactService {
     }
   }
 
+  /**
+   * A wire path checked, its experiment authorized for `verb`, and the key it is stored under:
+   * the experiment's own id in place of the wire's ("0", "007").
+   */
+  private async authorized(call: MlflowCall, wirePath: string, verb: "get" | "update"): Promise<{ exp: ExperimentRow; path: string; wire: string }> {
+    const checked = checkArtifactPath(wirePath);
+    const exp = await this.access.experiment(call, checked.experimentId, verb);
+    return { exp, path: storedPath(checked.path, exp.experiment_id), wire: checked.path };
+  }
+
   async upload(call: MlflowCall): Promise<void> {
-    const checked = checkArtifactPath(this.wildcard(call));
-    const exp = await this.access.experiment(call, checked.experimentId, "update");
-    const path = storedPath(checked.path, exp.experiment_id);
+    const { exp, path } = await this.authorized(call, this.wildcard(call), "update");
     const declared = Number(call.request.headers["content-length"] ?? NaN);
     if (Number.isFinite(declared) && declared > this.maxBytes) {
       call.request.raw.resume();
@@ -135,16 +143,14 @@ export class ArtifactService {
   }
 
   async download(call: MlflowCall): Promise<void> {
-    const checked = checkArtifactPath(this.wildcard(call));
-    const exp = await this.access.experiment(call, checked.experimentId, "get");
-    const path = storedPath(checked.path, exp.experiment_id);
+    const { exp, path, wire } = await this.authorized(call, this.wildcard(call), "get");
     const row = await this.database.db
       .selectFrom("tracking_artifacts")
       .selectAll()
       .where("experiment_id", "=", exp.experiment_id)
       .where("path", "=", path)
       .executeTakeFirst();
-    if (!row) throw MlflowError.notFound(`Artifact '${checked.path}' does not exist`);
+    if (!row) throw MlflowError.notFound(`Artifact '${wire}' does not exist`);
     const stream = await this.blobs.get(row.digest as Digest);
     const name = basename(path).replace(/["\\\r\n]/g, "_");
     await call.reply
@@ -157,9 +163,7 @@ export class ArtifactService {
   }
 
   async delete(call: MlflowCall): Promise<undefined> {
-    const checked = checkArtifactPath(this.wildcard(call));
-    const exp = await this.access.experiment(call, checked.experimentId, "update");
-    const path = storedPath(checked.path, exp.experiment_id);
+    const { exp, path } = await this.authorized(call, this.wildcard(call), "update");
     const prefix = `${path}/`;
     await this.database.db
       .deleteFrom("tracking_artifacts")
@@ -198,9 +202,7 @@ export class ArtifactService {
     const raw = optString(call.input, "path") ?? "";
     const dir = raw.replace(/\/+$/, "");
     if (dir === "") return {};
-    const checked = checkArtifactPath(dir);
-    const exp = await this.access.experiment(call, checked.experimentId, "get");
-    const path = storedPath(checked.path, exp.experiment_id);
+    const { exp, path } = await this.authorized(call, dir, "get");
     const files = await this.listDir(exp.experiment_id, path, path);
     return files.length ? { files } : {};
   }
