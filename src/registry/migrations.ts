@@ -3,7 +3,8 @@
  * so renaming a registered model (its key is (project, name)) or deleting it or one of its
  * versions is one statement on both engines.
  */
-import type { Kysely } from "kysely";
+import { sql, type Kysely } from "kysely";
+import { DEFAULT_EXPERIMENT_NAME } from "../mlflow/index.ts";
 import type { NamedMigrations } from "../store/migrations.ts";
 
 export const registryMigrations: NamedMigrations = {
@@ -111,4 +112,32 @@ export const registryMigrations: NamedMigrations = {
       await db.schema.createIndex("logged_models_experiment").on("logged_models").columns(["project", "experiment_id"]).execute();
     },
   },
+  "0620_registry_canonical_sources": {
+    // Model versions registered with an `mlflow-artifacts:/0/…` (or "/007/…") location: written
+    // with the id tracking stores those artifacts under since 0610 (the project's Default
+    // experiment for "0"), as RegistryService now writes new ones.
+    async up(db: Kysely<unknown>) {
+      await canonicalSources(db);
+    },
+  },
 };
+
+/** 0620: model versions' `mlflow-artifacts:/<id>/…` locations with their experiment's own id. */
+async function canonicalSources(db: Kysely<unknown>): Promise<void> {
+  if (!(await db.introspection.getTables()).some((t) => t.name === "tracking_experiments")) return; // no tracking: nothing was stored by id
+  const rows = await sql<{ project: string; name: string; version: number; storage_location: string }>`
+    SELECT project, name, version, storage_location FROM model_versions WHERE storage_location LIKE 'mlflow-artifacts:%'`.execute(db);
+  for (const r of rows.rows) {
+    const m = /^(mlflow-artifacts:(?:\/\/[^/]*)?\/+)(\d{1,15})(\/.*)?$/u.exec(r.storage_location);
+    if (!m) continue;
+    const [, scheme = "", id = "", rest = ""] = m;
+    let real = String(Number(id));
+    if (id === "0") {
+      const dflt = await sql<{ experiment_id: number }>`SELECT experiment_id FROM tracking_experiments WHERE project = ${r.project} AND name = ${DEFAULT_EXPERIMENT_NAME}`.execute(db);
+      if (!dflt.rows[0]) continue;
+      real = String(dflt.rows[0].experiment_id);
+    }
+    if (real === id) continue;
+    await sql`UPDATE model_versions SET storage_location = ${scheme + real + rest} WHERE project = ${r.project} AND name = ${r.name} AND version = ${r.version}`.execute(db);
+  }
+}

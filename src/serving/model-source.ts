@@ -9,7 +9,6 @@
  */
 import { sql } from "kysely";
 import type { ArtifactStore, Digest } from "../artifacts/port.ts";
-import { DEFAULT_EXPERIMENT_NAME } from "../mlflow/access.ts";
 import type { Database } from "../store/database.ts";
 
 export class ModelSourceError extends Error {
@@ -114,7 +113,7 @@ export class ModelSource {
  */
 export async function artifactPathOf(database: Database, project: string, location: string): Promise<string> {
   const art = /^mlflow-artifacts:(?:\/\/[^/]*)?\/+(.*?)\/*$/u.exec(location);
-  if (art) return canonicalExperiment(database, project, art[1] ?? "");
+  if (art) return art[1] ?? "";
   const runs = /^runs:\/+([^/]+)(?:\/(.*?))?\/*$/u.exec(location);
   if (runs) {
     const run = await database.db.selectFrom("tracking_runs").select("artifact_uri").where("run_id", "=", runs[1] ?? "").where("project", "=", project).executeTakeFirst();
@@ -124,18 +123,4 @@ export async function artifactPathOf(database: Database, project: string, locati
     return runs[2] ? `${root}/${runs[2]}` : root;
   }
   throw new ModelSourceError("UnsupportedSource", `model source ${location} is not on this server: register a runs:/ or mlflow-artifacts:/ source`);
-}
-
-/**
- * Artifacts are stored under their experiment's own id: a location written with "0" (the
- * project's Default experiment, as MLflow clients say it) or "007" names the same files as the
- * real id. Versions registered now are stored that way already (RegistryService).
- */
-async function canonicalExperiment(database: Database, project: string, path: string): Promise<string> {
-  const m = /^(\d{1,15})(\/.*)?$/u.exec(path);
-  if (!m) return path;
-  const [, id = "", rest = ""] = m;
-  if (id !== "0") return `${Number(id)}${rest}`;
-  const dflt = await database.db.selectFrom("tracking_experiments").select("experiment_id").where("project", "=", project).where("name", "=", DEFAULT_EXPERIMENT_NAME).executeTakeFirst();
-  return dflt ? `${String(dflt.experiment_id)}${rest}` : path;
 }

@@ -7,6 +7,7 @@ import { Migrator, type Migration } from "kysely";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { MlflowError, type ExperimentRow } from "../../src/mlflow/index.ts";
 import { openDatabase, type Database } from "../../src/store/database.ts";
+import { registryMigrations } from "../../src/registry/migrations.ts";
 import { coreMigrations, migrate } from "../../src/store/migrations.ts";
 import { trackingMigrations } from "../../src/tracking/migrations.ts";
 import { TrackingStore, type MetricPoint } from "../../src/tracking/store.ts";
@@ -193,6 +194,41 @@ forEachEngine((_engine, db) => {
       await migrated.logBatch(oldRun, [point("m", 2, 1, 30)], [], []);
       const points = (await migrated.metricHistory(oldRun, "m", 0, undefined)).map((m) => (m.is_nan ? "NaN" : m.value));
       expect(points).toEqual([10, 20, 30, "NaN"]); // MLflow's order at equal (timestamp, step): by value, NaN last
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it("migration 0620 writes model versions' mlflow-artifacts:/0/ and /007/ sources with their experiment's own id", async () => {
+    const fresh = openDatabase({ url: dbUrl(db()) });
+    try {
+      const all = { ...coreMigrations(), ...trackingMigrations, ...registryMigrations };
+      await migrate(fresh, Object.fromEntries(Object.entries(all).filter(([n]) => n < "0620_registry_canonical_sources")));
+      const store = new TrackingStore(fresh);
+      const a = Number((await store.createExperiment("a", "Default")).experiment_id);
+      const b = Number((await store.createExperiment("b", "Default")).experiment_id);
+      const raw = fresh.db as unknown as { insertInto(t: string): { values(v: unknown): { execute(): Promise<unknown> } } };
+      await raw.insertInto("registered_models").values([{ project: "a", name: "m", creation_timestamp: 1, last_updated_timestamp: 1 }, { project: "b", name: "m", creation_timestamp: 1, last_updated_timestamp: 1 }]).execute();
+      const version = (project: string, v: number, location: string) => ({ project, name: "m", version: v, creation_timestamp: 1, last_updated_timestamp: 1, source: location, storage_location: location, status: "READY", current_stage: "None" });
+      await raw.insertInto("model_versions").values([
+        version("a", 1, "mlflow-artifacts:/0/r1/artifacts/model"),
+        version("b", 1, "mlflow-artifacts:/0/r2/artifacts/model"),
+        version("a", 2, `mlflow-artifacts:/00${b}/r3/artifacts/model`),
+        version("a", 3, `mlflow-artifacts:/${a}/r4/artifacts/model`),
+        version("a", 4, "runs:/r5/model"),
+      ]).execute();
+      const migrator = new Migrator({ db: fresh.db, provider: { getMigrations: () => Promise.resolve(all as Record<string, Migration>) } });
+      expect((await migrator.migrateToLatest()).error).toBeUndefined();
+      const rows = await fresh.db.selectFrom("model_versions").select(["project", "version", "source", "storage_location"]).orderBy("project").orderBy("version").execute();
+      expect(rows.map((r) => [r.project, Number(r.version), r.storage_location])).toEqual([
+        ["a", 1, `mlflow-artifacts:/${a}/r1/artifacts/model`],
+        ["a", 2, `mlflow-artifacts:/${b}/r3/artifacts/model`],
+        ["a", 3, `mlflow-artifacts:/${a}/r4/artifacts/model`],
+        ["a", 4, "runs:/r5/model"],
+        ["b", 1, `mlflow-artifacts:/${b}/r2/artifacts/model`],
+      ]);
+      // What the client registered is still shown as given.
+      expect(rows[0]?.source).toBe("mlflow-artifacts:/0/r1/artifacts/model");
     } finally {
       await fresh.close();
     }
