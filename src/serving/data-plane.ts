@@ -247,10 +247,10 @@ export function createDataPlane({ ctx, engine, auth }: DataPlaneDeps): RawHandle
   const authorize = (r: Request, t: Target) => auth.check(r.req.headers.authorization, t.project, t.name);
 
   /** A refusal by the deployment's rate limit, counted (before a version is chosen, so without one). */
-  const rateLimited = (r: Request, d: LiveDeployment) => {
+  const rateLimited = (r: Request, d: LiveDeployment, waitSeconds: number) => {
     metrics.requests.inc({ project: d.project, deployment: d.name, version: "", status: "429" });
     const rl = d.rateLimit;
-    send(r, 429, JSON.stringify({ error: `rate limit exceeded: ${rl?.rps} requests/s (burst ${rl?.burst}) per credential for deployment '${d.name}'` }), { "retry-after": String(d.retryAfterSeconds) });
+    send(r, 429, JSON.stringify({ error: `rate limit exceeded: ${rl?.rps} requests/s (burst ${rl?.burst}) per credential for deployment '${d.name}'` }), { "retry-after": String(waitSeconds) });
   };
 
   /**
@@ -313,8 +313,9 @@ export function createDataPlane({ ctx, engine, auth }: DataPlaneDeps): RawHandle
 
   const inferAs = (r: Request, t: Target, credential: string, t0: number): Promise<void> | undefined => {
     const d = deployment(t);
-    if (!d.take(credential)) {
-      rateLimited(r, d);
+    const wait = d.take(credential);
+    if (wait > 0) {
+      rateLimited(r, d, wait);
       return undefined;
     }
     const v = t.version === undefined ? (d.pick() ?? versionOf(d, t)) : versionOf(d, t);
@@ -353,7 +354,8 @@ export function createDataPlane({ ctx, engine, auth }: DataPlaneDeps): RawHandle
     const t0 = performance.now();
     const credential = auth.checkCached(r.req.headers.authorization, t.project, t.name) ?? (await authorize(r, t));
     const d = deployment(t);
-    if (!d.take(credential)) return rateLimited(r, d);
+    const wait = d.take(credential);
+    if (wait > 0) return rateLimited(r, d, wait);
     const v = d.pick() ?? versionOf(d, t);
     begin(d, v);
     let body: Buffer | undefined;

@@ -252,10 +252,10 @@ export class LiveDeployment {
     return r.primary;
   }
 
-  /** Token bucket per credential; false when empty. */
-  take(credential: string): boolean {
+  /** Token bucket per credential: 0 when a token was taken, else the whole seconds until one is there (Retry-After). */
+  take(credential: string): number {
     const limit = this.rateLimit;
-    if (!limit) return true;
+    if (!limit) return 0;
     const now = performance.now();
     let b = this.buckets.get(credential);
     if (!b) {
@@ -265,16 +265,10 @@ export class LiveDeployment {
     }
     b.tokens = Math.min(limit.burst, b.tokens + ((now - b.last) / 1000) * limit.rps);
     b.last = now;
-    if (b.tokens < 1) {
-      this.retryAfterSeconds = Math.max(1, Math.ceil((1 - b.tokens) / limit.rps));
-      return false;
-    }
+    if (b.tokens < 1) return Math.max(1, Math.ceil((1 - b.tokens) / limit.rps));
     b.tokens -= 1;
-    return true;
+    return 0;
   }
-
-  /** After take() refused: whole seconds until the credential's bucket holds a token again (Retry-After). */
-  retryAfterSeconds = 1;
 
   setRateLimit(rl: { requestsPerSecond: number; burst?: number | undefined } | undefined): void {
     const next = rl ? { rps: rl.requestsPerSecond, burst: rl.burst ?? Math.max(1, Math.ceil(rl.requestsPerSecond)) } : undefined;
