@@ -55,7 +55,7 @@ export function registerLoadtestCommand(program: Command, ctx: CliContext, run: 
     .argument("<target>", "deployment name, or an http(s) URL")
     .option("-u, --users <n>", "concurrent virtual users (closed loop)", "10")
     .option("-r, --spawn-rate <n>", "users started per second (default: all within 1 s)")
-    .option("-d, --duration <time>", "how long to run: 30s, 2m, 500ms", "30s")
+    .option("-d, --duration <time>", "how long to run: 30s, 2m, 500ms (at most 24 days)", "30s")
     .option("--rps <n>", "global cap on requests per second")
     .option("-n, --requests <n>", "stop after this many requests (default 10,000,000)")
     .option("--payload <file>", "request body (JSON, or binary as application/octet-stream)")
